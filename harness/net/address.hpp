@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <cstdint>
 #include <optional>
@@ -14,7 +15,8 @@ namespace fh::net {
 namespace asio = boost::asio;
 using Protocol = asio::generic::stream_protocol;
 using Socket = Protocol::socket;
-using Acceptor = Protocol::acceptor;
+// generic::stream_protocol has no acceptor typedef.
+using Acceptor = asio::basic_socket_acceptor<Protocol>;
 
 struct Address {
   enum class Kind { tcp, unix_socket };
