@@ -25,14 +25,14 @@ Bytes encoded(const Record& r) {
 
 // ---------------------------------------------------------------- header
 
-TEST(Header, EncodeIsBigEndianInSpecOrder) {
+TEST(codec_header, EncodeIsBigEndianInSpecOrder) {
   std::uint8_t out[kHeaderLength];
   encode_header(Header{1, 6, 0x1234, 0xABCD, 0x07, 0x00}, out);
   EXPECT_EQ(Bytes(reinterpret_cast<char*>(out), kHeaderLength),
             B({0x01, 0x06, 0x12, 0x34, 0xAB, 0xCD, 0x07, 0x00}));
 }
 
-TEST(Header, DecodeReadsEveryField) {
+TEST(codec_header, DecodeReadsEveryField) {
   const std::uint8_t in[kHeaderLength] = {0x01, 0x05, 0xFF, 0x01, 0x00, 0x80, 0xFF, 0x09};
   const Header h = decode_header(in);
   EXPECT_EQ(h.version, 1);
@@ -43,7 +43,7 @@ TEST(Header, DecodeReadsEveryField) {
   EXPECT_EQ(h.reserved, 0x09);
 }
 
-TEST(Header, RoundTrip) {
+TEST(codec_header, RoundTrip) {
   const Header h{1, 11, 0, 65535, 255, 0};
   std::uint8_t buf[kHeaderLength];
   encode_header(h, buf);
@@ -56,7 +56,7 @@ TEST(Header, RoundTrip) {
 
 // ---------------------------------------------------------------- names
 
-TEST(Names, TypeNames) {
+TEST(codec_names, TypeNames) {
   EXPECT_EQ(type_name(1), "FCGI_BEGIN_REQUEST");
   EXPECT_EQ(type_name(2), "FCGI_ABORT_REQUEST");
   EXPECT_EQ(type_name(3), "FCGI_END_REQUEST");
@@ -72,7 +72,7 @@ TEST(Names, TypeNames) {
   EXPECT_EQ(type_name(200), "FCGI_TYPE_200");
 }
 
-TEST(Names, ProtocolStatusNames) {
+TEST(codec_names, ProtocolStatusNames) {
   EXPECT_EQ(protocol_status_name(0), "FCGI_REQUEST_COMPLETE");
   EXPECT_EQ(protocol_status_name(1), "FCGI_CANT_MPX_CONN");
   EXPECT_EQ(protocol_status_name(2), "FCGI_OVERLOADED");
@@ -80,7 +80,7 @@ TEST(Names, ProtocolStatusNames) {
   EXPECT_FALSE(protocol_status_name(4).empty());
 }
 
-TEST(Names, StreamAndManagementTypes) {
+TEST(codec_names, StreamAndManagementTypes) {
   for (int t = 0; t < 256; ++t) {
     const bool stream = t >= 4 && t <= 8;
     const bool management = t >= 9 && t <= 11;
@@ -89,7 +89,7 @@ TEST(Names, StreamAndManagementTypes) {
   }
 }
 
-TEST(Names, ErrorCodeNames) {
+TEST(codec_names, ErrorCodeNames) {
   EXPECT_EQ(error_code_name(ErrorCode::UnsupportedVersion), "UnsupportedVersion");
   EXPECT_EQ(error_code_name(ErrorCode::NameValueTruncated), "NameValueTruncated");
   EXPECT_EQ(error_code_name(ErrorCode::StreamAfterTerminator), "StreamAfterTerminator");
@@ -98,7 +98,7 @@ TEST(Names, ErrorCodeNames) {
 
 // ---------------------------------------------------------------- record types
 
-TEST(Records, BeginRequestKeepConn) {
+TEST(codec_records, BeginRequestKeepConn) {
   const Record r = make_begin_request(1, Role::Responder, kKeepConn);
   EXPECT_EQ(encoded(r), B({1, 1, 0, 1, 0, 8, 0, 0,  //
                            0, 1, 1, 0, 0, 0, 0, 0}));
@@ -109,7 +109,7 @@ TEST(Records, BeginRequestKeepConn) {
   EXPECT_TRUE(body.value().keep_conn());
 }
 
-TEST(Records, BeginRequestFilterNoKeepConn) {
+TEST(codec_records, BeginRequestFilterNoKeepConn) {
   const Record r = make_begin_request(0x0203, Role::Filter, 0);
   EXPECT_EQ(encoded(r), B({1, 1, 2, 3, 0, 8, 0, 0,  //
                            0, 3, 0, 0, 0, 0, 0, 0}));
@@ -119,7 +119,7 @@ TEST(Records, BeginRequestFilterNoKeepConn) {
   EXPECT_FALSE(body.value().keep_conn());
 }
 
-TEST(Records, BeginRequestDecodeFromWireBytes) {
+TEST(codec_records, BeginRequestDecodeFromWireBytes) {
   Record r;
   r.type = 1;
   r.content = B({0x01, 0x02, 0xFF, 9, 9, 9, 9, 9});  // reserved bytes are ignored
@@ -130,11 +130,11 @@ TEST(Records, BeginRequestDecodeFromWireBytes) {
   EXPECT_TRUE(body.value().keep_conn());
 }
 
-TEST(Records, AbortRequest) {
+TEST(codec_records, AbortRequest) {
   EXPECT_EQ(encoded(make_abort_request(0x0102)), B({1, 2, 1, 2, 0, 0, 0, 0}));
 }
 
-TEST(Records, EndRequestAppStatus) {
+TEST(codec_records, EndRequestAppStatus) {
   const Record r = make_end_request(7, 0x01020304, ProtocolStatus::RequestComplete);
   EXPECT_EQ(encoded(r), B({1, 3, 0, 7, 0, 8, 0, 0,  //
                            1, 2, 3, 4, 0, 0, 0, 0}));
@@ -144,7 +144,7 @@ TEST(Records, EndRequestAppStatus) {
   EXPECT_EQ(body.value().protocol_status, 0);
 }
 
-TEST(Records, EndRequestEachProtocolStatus) {
+TEST(codec_records, EndRequestEachProtocolStatus) {
   for (auto ps : {ProtocolStatus::RequestComplete, ProtocolStatus::CantMpxConn,
                   ProtocolStatus::Overloaded, ProtocolStatus::UnknownRole}) {
     const int v = static_cast<int>(ps);
@@ -159,7 +159,7 @@ TEST(Records, EndRequestEachProtocolStatus) {
   }
 }
 
-TEST(Records, UnknownType) {
+TEST(codec_records, UnknownType) {
   const Record r = make_unknown_type(42);
   EXPECT_EQ(encoded(r), B({1, 11, 0, 0, 0, 8, 0, 0,  //
                            42, 0, 0, 0, 0, 0, 0, 0}));
@@ -168,7 +168,7 @@ TEST(Records, UnknownType) {
   EXPECT_EQ(body.value().type, 42);
 }
 
-TEST(Records, StreamTypes) {
+TEST(codec_records, StreamTypes) {
   for (auto t : {RecordType::Params, RecordType::Stdin, RecordType::Stdout, RecordType::Stderr,
                  RecordType::Data}) {
     const int v = static_cast<int>(t);
@@ -176,7 +176,7 @@ TEST(Records, StreamTypes) {
   }
 }
 
-TEST(Records, GetValues) {
+TEST(codec_records, GetValues) {
   const Record r = make_get_values({std::string(kMaxConns), std::string(kMpxsConns)});
   // "FCGI_MAX_CONNS" is 14 bytes, "FCGI_MPXS_CONNS" 15; values empty.
   Bytes expected = B({1, 9, 0, 0, 0, 33, 0, 0, 14, 0});
@@ -187,7 +187,7 @@ TEST(Records, GetValues) {
   EXPECT_EQ(r.request_id, kNullRequestId);
 }
 
-TEST(Records, GetValuesResultRoundTrip) {
+TEST(codec_records, GetValuesResultRoundTrip) {
   const NameValues values = {{"FCGI_MAX_CONNS", "10"}, {"FCGI_MPXS_CONNS", "0"}};
   const Record r = make_get_values_result(values);
   Bytes expected = B({1, 10, 0, 0, 0, 36, 0, 0, 14, 2});
@@ -212,7 +212,7 @@ TEST(Records, GetValuesResultRoundTrip) {
   EXPECT_EQ(names.value(), (NameValues{{"FCGI_MAX_REQS", ""}}));
 }
 
-TEST(Records, BodyDecoderWrongType) {
+TEST(codec_records, BodyDecoderWrongType) {
   Record r = make_end_request(1, 0, ProtocolStatus::RequestComplete);
   r.offset = 100;
   auto body = decode_begin_request(r);
@@ -224,7 +224,7 @@ TEST(Records, BodyDecoderWrongType) {
   EXPECT_TRUE(decode_end_request(r).ok());
 }
 
-TEST(Records, BodyDecoderBadLength) {
+TEST(codec_records, BodyDecoderBadLength) {
   for (std::size_t len : {0u, 7u, 9u}) {
     Record r;
     r.type = static_cast<std::uint8_t>(RecordType::EndRequest);
@@ -243,16 +243,16 @@ TEST(Records, BodyDecoderBadLength) {
 
 // ---------------------------------------------------------------- content and padding
 
-TEST(Content, LengthZero) {
+TEST(codec_content, LengthZero) {
   EXPECT_EQ(encoded(make_stream_record(RecordType::Stdin, 1, "")), B({1, 5, 0, 1, 0, 0, 0, 0}));
 }
 
-TEST(Content, LengthOne) {
+TEST(codec_content, LengthOne) {
   EXPECT_EQ(encoded(make_stream_record(RecordType::Stdout, 1, "x")),
             B({1, 6, 0, 1, 0, 1, 0, 0, 'x'}));
 }
 
-TEST(Content, LengthMax) {
+TEST(codec_content, LengthMax) {
   const Bytes data(65535, 'z');
   const Bytes wire = encoded(make_stream_record(RecordType::Stdout, 1, data));
   ASSERT_EQ(wire.size(), 8u + 65535u);
@@ -266,7 +266,7 @@ TEST(Content, LengthMax) {
   EXPECT_EQ(out[0].content, data);
 }
 
-TEST(Content, TooLong) {
+TEST(codec_content, TooLong) {
   const Record r = make_stream_record(RecordType::Stdout, 1, Bytes(65536, 'z'));
   auto e = encode_record(r);
   ASSERT_FALSE(e.ok());
@@ -279,7 +279,7 @@ TEST(Content, TooLong) {
   EXPECT_THROW(encode_all({r}), std::length_error);
 }
 
-TEST(Content, PaddingZeroAndMax) {
+TEST(codec_content, PaddingZeroAndMax) {
   EXPECT_EQ(encoded(make_stream_record(RecordType::Stdout, 1, "ab", 0)),
             B({1, 6, 0, 1, 0, 2, 0, 0, 'a', 'b'}));
   const Bytes wire = encoded(make_stream_record(RecordType::Stdout, 1, "ab", 255));
@@ -288,7 +288,7 @@ TEST(Content, PaddingZeroAndMax) {
   EXPECT_EQ(wire.substr(10), Bytes(255, '\0'));
 }
 
-TEST(Content, DecoderSkipsPaddingWhateverItsValue) {
+TEST(codec_content, DecoderSkipsPaddingWhateverItsValue) {
   Bytes wire = B({1, 6, 0, 1, 0, 1, 255, 0, 'q'});
   wire += Bytes(255, '\xAA');  // §3.3: the receiver ignores padding bytes
   wire += B({1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
@@ -303,7 +303,7 @@ TEST(Content, DecoderSkipsPaddingWhateverItsValue) {
   EXPECT_TRUE(out[1].is(RecordType::EndRequest));
 }
 
-TEST(Content, PaddingToAlign8) {
+TEST(codec_content, PaddingToAlign8) {
   EXPECT_EQ(padding_to_align8(0), 0);
   EXPECT_EQ(padding_to_align8(1), 7);
   EXPECT_EQ(padding_to_align8(7), 1);
@@ -311,7 +311,7 @@ TEST(Content, PaddingToAlign8) {
   EXPECT_EQ(padding_to_align8(65535), 1);
 }
 
-TEST(Content, VersionAndReservedAreEncodedAsGiven) {
+TEST(codec_content, VersionAndReservedAreEncodedAsGiven) {
   Record r = make_abort_request(1);
   r.version = 2;
   r.reserved = 0x5A;
@@ -320,14 +320,14 @@ TEST(Content, VersionAndReservedAreEncodedAsGiven) {
 
 // ---------------------------------------------------------------- name-value pairs (§3.4)
 
-TEST(NameValue, OneByteLengths) {
+TEST(codec_name_value, OneByteLengths) {
   Bytes out;
   append_name_value("ab", "xyz", out);
   EXPECT_EQ(out, B({2, 3, 'a', 'b', 'x', 'y', 'z'}));
   EXPECT_EQ(encode_name_values({{"", ""}}), B({0, 0}));
 }
 
-TEST(NameValue, LengthBoundary127And128) {
+TEST(codec_name_value, LengthBoundary127And128) {
   const std::string n127(127, 'n'), n128(128, 'n'), v127(127, 'v'), v128(128, 'v');
   EXPECT_EQ(encode_name_values({{n127, v127}}), B({127, 127}) + n127 + v127);
   EXPECT_EQ(encode_name_values({{n128, v127}}), B({0x80, 0, 0, 128, 127}) + n128 + v127);
@@ -336,7 +336,7 @@ TEST(NameValue, LengthBoundary127And128) {
             B({0x80, 0, 0, 128, 0x80, 0, 0, 128}) + n128 + v128);
 }
 
-TEST(NameValue, FourByteLengthLarge) {
+TEST(codec_name_value, FourByteLengthLarge) {
   const std::string big(0x012345, 'v');
   const Bytes wire = encode_name_values({{"K", big}});
   EXPECT_EQ(wire.substr(0, 6), B({1, 0x80, 0x01, 0x23, 0x45, 'K'}));
@@ -346,7 +346,7 @@ TEST(NameValue, FourByteLengthLarge) {
   EXPECT_EQ(back.value()[0].second, big);
 }
 
-TEST(NameValue, DecodeRoundTripKeepsOrderAndDuplicates) {
+TEST(codec_name_value, DecodeRoundTripKeepsOrderAndDuplicates) {
   const NameValues pairs = {
       {"B", "2"}, {"A", "1"}, {"B", "3"}, {std::string(128, 'x'), ""}, {"", std::string(200, 'y')}};
   auto back = decode_name_values(encode_name_values(pairs));
@@ -354,19 +354,19 @@ TEST(NameValue, DecodeRoundTripKeepsOrderAndDuplicates) {
   EXPECT_EQ(back.value(), pairs);
 }
 
-TEST(NameValue, DecodeAcceptsFourByteFormForShortLengths) {
+TEST(codec_name_value, DecodeAcceptsFourByteFormForShortLengths) {
   auto back = decode_name_values(B({0x80, 0, 0, 1, 1, 'a', 'b'}));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back.value(), (NameValues{{"a", "b"}}));
 }
 
-TEST(NameValue, DecodeEmpty) {
+TEST(codec_name_value, DecodeEmpty) {
   auto back = decode_name_values("");
   ASSERT_TRUE(back.ok());
   EXPECT_TRUE(back.value().empty());
 }
 
-TEST(NameValue, TruncatedValue) {
+TEST(codec_name_value, TruncatedValue) {
   // First pair complete (5 bytes), second pair claims 3+1 bytes but has 2.
   const Bytes data = B({1, 2, 'a', 'x', 'y', 3, 1, 'a', 'b'});
   auto r = decode_name_values(data, 1000);
@@ -376,7 +376,7 @@ TEST(NameValue, TruncatedValue) {
   EXPECT_NE(r.error().message.find("1005"), std::string::npos);
 }
 
-TEST(NameValue, TruncatedLengthFields) {
+TEST(codec_name_value, TruncatedLengthFields) {
   {
     auto r = decode_name_values(B({5}));  // value length missing
     ASSERT_FALSE(r.ok());
@@ -397,7 +397,7 @@ TEST(NameValue, TruncatedLengthFields) {
   }
 }
 
-TEST(NameValue, FourByteLengthTruncatedWithinContent) {
+TEST(codec_name_value, FourByteLengthTruncatedWithinContent) {
   // Name length 10 (4-byte form) is within the 10-byte content, but only 5 name bytes follow.
   const Bytes data = B({0x80, 0, 0, 10, 0}) + Bytes(5, 'n');
   auto r = decode_name_values(data, 3);
@@ -406,7 +406,7 @@ TEST(NameValue, FourByteLengthTruncatedWithinContent) {
   EXPECT_EQ(r.error().offset, 3u);
 }
 
-TEST(NameValue, LengthTooBig) {
+TEST(codec_name_value, LengthTooBig) {
   {
     auto r = decode_name_values(B({0xFF, 0xFF, 0xFF, 0xFF, 0, 'a'}), 40);
     ASSERT_FALSE(r.ok());
@@ -464,7 +464,7 @@ bool same_records(const std::vector<Record>& a, const std::vector<Record>& b) {
   return true;
 }
 
-TEST(Decoder, AllAtOnce) {
+TEST(codec_decoder, AllAtOnce) {
   RecordDecoder d;
   std::vector<Record> out;
   EXPECT_FALSE(d.feed(sample_stream(), out));
@@ -473,7 +473,7 @@ TEST(Decoder, AllAtOnce) {
   EXPECT_FALSE(d.mid_record());
 }
 
-TEST(Decoder, OneByteAtATime) {
+TEST(codec_decoder, OneByteAtATime) {
   const Bytes s = sample_stream();
   RecordDecoder d;
   std::vector<Record> out;
@@ -485,7 +485,7 @@ TEST(Decoder, OneByteAtATime) {
   EXPECT_FALSE(d.mid_record());
 }
 
-TEST(Decoder, RandomChunksMatchOneFeed) {
+TEST(codec_decoder, RandomChunksMatchOneFeed) {
   // A longer stream with large and padded records.
   Bytes s = sample_stream();
   s += encode_all(make_stream(RecordType::Stdout, 3, Bytes(150000, 'o'), true, 65535, true));
@@ -513,7 +513,7 @@ TEST(Decoder, RandomChunksMatchOneFeed) {
   }
 }
 
-TEST(Decoder, MidRecordAndBuffered) {
+TEST(codec_decoder, MidRecordAndBuffered) {
   RecordDecoder d;
   std::vector<Record> out;
   EXPECT_FALSE(d.mid_record());
@@ -531,7 +531,7 @@ TEST(Decoder, MidRecordAndBuffered) {
   EXPECT_EQ(d.offset(), 12u);
 }
 
-TEST(Decoder, BadVersionAfterGoodRecords) {
+TEST(codec_decoder, BadVersionAfterGoodRecords) {
   Bytes s = sample_stream().substr(0, 32);  // BEGIN_REQUEST + PARAMS
   s += B({2, 6, 0, 1, 0, 0, 0, 0});         // version 2 at offset 32
   s += B({1, 6, 0, 1, 0, 0, 0, 0});
@@ -568,7 +568,7 @@ TEST(Decoder, BadVersionAfterGoodRecords) {
   EXPECT_TRUE(same_records(out1, out));
 }
 
-TEST(Decoder, BadVersionFirstByte) {
+TEST(codec_decoder, BadVersionFirstByte) {
   RecordDecoder d;
   std::vector<Record> out;
   auto err = d.feed(B({0}), out);
@@ -578,7 +578,7 @@ TEST(Decoder, BadVersionFirstByte) {
   EXPECT_TRUE(out.empty());
 }
 
-TEST(Decoder, EmptyFeed) {
+TEST(codec_decoder, EmptyFeed) {
   RecordDecoder d;
   std::vector<Record> out;
   EXPECT_FALSE(d.feed("", out));
@@ -587,7 +587,7 @@ TEST(Decoder, EmptyFeed) {
 
 // ---------------------------------------------------------------- streams
 
-TEST(Stream, MakeStreamSplits70000) {
+TEST(codec_stream, MakeStreamSplits70000) {
   const Bytes data(70000, 'd');
   auto records = make_stream(RecordType::Stdin, 5, data, true);
   ASSERT_EQ(records.size(), 3u);
@@ -606,7 +606,7 @@ TEST(Stream, MakeStreamSplits70000) {
   EXPECT_EQ(wire.substr(wire.size() - 8), B({1, 5, 0, 5, 0, 0, 0, 0}));
 }
 
-TEST(Stream, MakeStreamSmallPiecesAlign8) {
+TEST(codec_stream, MakeStreamSmallPiecesAlign8) {
   auto records = make_stream(RecordType::Stdout, 1, "0123456789", true, 8, true);
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].content, "01234567");
@@ -619,7 +619,7 @@ TEST(Stream, MakeStreamSmallPiecesAlign8) {
                                      B({1, 6, 0, 1, 0, 0, 0, 0}));
 }
 
-TEST(Stream, MakeStreamEdgeCases) {
+TEST(codec_stream, MakeStreamEdgeCases) {
   auto only_terminator = make_stream(RecordType::Params, 1, "", true);
   ASSERT_EQ(only_terminator.size(), 1u);
   EXPECT_TRUE(only_terminator[0].content.empty());
@@ -629,7 +629,7 @@ TEST(Stream, MakeStreamEdgeCases) {
   EXPECT_EQ(unterminated[2].content, "c");
 }
 
-TEST(Stream, AssemblerReassembles) {
+TEST(codec_stream, AssemblerReassembles) {
   StreamAssembler a;
   for (const auto& r : make_stream(RecordType::Stdout, 1, "hello world", false, 3))
     EXPECT_FALSE(a.add(r));
@@ -653,7 +653,7 @@ TEST(Stream, AssemblerReassembles) {
   EXPECT_EQ(out->terminators, 1u);
 }
 
-TEST(Stream, AssemblerDataAfterTerminator) {
+TEST(codec_stream, AssemblerDataAfterTerminator) {
   StreamAssembler a;
   EXPECT_FALSE(a.add(make_stream_record(RecordType::Stdin, 1, "x")));
   EXPECT_FALSE(a.add(make_stream_record(RecordType::Stdin, 1, "")));
@@ -675,7 +675,7 @@ TEST(Stream, AssemblerDataAfterTerminator) {
   EXPECT_EQ(a.find(1, RecordType::Stdin)->terminators, 2u);
 }
 
-TEST(Stream, AssemblerEraseAllowsReuse) {
+TEST(codec_stream, AssemblerEraseAllowsReuse) {
   StreamAssembler a;
   a.add(make_stream_record(RecordType::Stdin, 1, "a"));
   a.add(make_stream_record(RecordType::Stdin, 1, ""));
@@ -689,7 +689,7 @@ TEST(Stream, AssemblerEraseAllowsReuse) {
   EXPECT_EQ(a.find(1, RecordType::Stdin)->data, "new");
 }
 
-TEST(Stream, EndToEndThroughDecoder) {
+TEST(codec_stream, EndToEndThroughDecoder) {
   Bytes wire =
       encode_all(make_stream(RecordType::Params, 9, encode_name_values({{"A", "1"}}), true, 2));
   RecordDecoder d;
@@ -703,6 +703,38 @@ TEST(Stream, EndToEndThroughDecoder) {
   auto nv = decode_name_values(params->data);
   ASSERT_TRUE(nv.ok());
   EXPECT_EQ(nv.value(), (NameValues{{"A", "1"}}));
+}
+
+// ---------------------------------------------------------------- robustness
+
+TEST(codec_robustness, RandomInputIsRejectedOrDecodedWithoutOverrun) {
+  // Run under ASan/UBSan to catch reads past the input; here we check consistency.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int round = 0; round < 2000; ++round) {
+    Bytes data(static_cast<std::size_t>(byte(rng) % 64), '\0');
+    for (char& c : data) c = static_cast<char>(byte(rng));
+    auto nv = decode_name_values(data, 10);
+    if (nv.ok()) {
+      EXPECT_LE(encode_name_values(nv.value()).size(), data.size());
+    } else {
+      EXPECT_GE(nv.error().offset, 10u);
+      EXPECT_LT(nv.error().offset, 10u + data.size());
+    }
+    if (!data.empty()) data[0] = 1;  // mostly valid first header, then garbage
+    RecordDecoder d;
+    std::vector<Record> out;
+    auto err = d.feed(data, out);
+    std::uint64_t consumed = 0;
+    for (const auto& r : out) {
+      EXPECT_EQ(r.offset, consumed);
+      consumed += r.wire_size();
+    }
+    if (err) {
+      EXPECT_EQ(err->offset, consumed);
+    }
+    EXPECT_EQ(d.offset(), err ? consumed : data.size());
+  }
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ std::string error_of(std::string_view q) {
   return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "";
 }
 
-TEST(ProbeQuery, Defaults) {
+TEST(probe_query, Defaults) {
   for (std::string_view q : {"", "&", "&&", "foo=bar", "x", "foo=bar&baz"}) {
     const ProbeQuery p = parsed(q);
     EXPECT_EQ(p.status, 200) << q;
@@ -37,7 +37,7 @@ TEST(ProbeQuery, Defaults) {
   }
 }
 
-TEST(ProbeQuery, EachKey) {
+TEST(probe_query, EachKey) {
   EXPECT_EQ(parsed("status=404").status, 404);
   EXPECT_EQ(parsed("status=100").status, 100);
   EXPECT_EQ(parsed("status=999").status, 999);
@@ -54,7 +54,7 @@ TEST(ProbeQuery, EachKey) {
   EXPECT_EQ(parsed("stderr=100").stderr_bytes, 100u);
 }
 
-TEST(ProbeQuery, Combined) {
+TEST(probe_query, Combined) {
   const ProbeQuery p = parsed("a=b&size=1024&chunk=64&status=201&unknown=zzz&delay_ms=5&stderr=7");
   EXPECT_EQ(p.size, std::optional<std::uint64_t>(1024));
   EXPECT_EQ(p.chunk, 64u);
@@ -69,11 +69,11 @@ TEST(ProbeQuery, Combined) {
   EXPECT_TRUE(e.reads_body());
 }
 
-TEST(ProbeQuery, LastDuplicateWins) {
+TEST(probe_query, LastDuplicateWins) {
   EXPECT_EQ(parsed("status=300&status=500").status, 500);
 }
 
-TEST(ProbeQuery, BadValuesNameKeyAndValue) {
+TEST(probe_query, BadValuesNameKeyAndValue) {
   struct Case {
     std::string_view query, key, value;
   };
@@ -96,11 +96,11 @@ TEST(ProbeQuery, BadValuesNameKeyAndValue) {
   EXPECT_NE(error_of("status").find("status"), std::string::npos);  // key without '='
 }
 
-TEST(ProbeQuery, PlusIsLiteral) {
+TEST(probe_query, PlusIsLiteral) {
   EXPECT_NE(error_of("size=1+1").find("1+1"), std::string::npos);
 }
 
-TEST(ProbeQuery, ToQueryString) {
+TEST(probe_query, ToQueryString) {
   EXPECT_EQ(to_query_string(ProbeQuery{}), "");
   ProbeQuery q;
   q.size = 1024;
@@ -126,7 +126,7 @@ TEST(ProbeQuery, ToQueryString) {
   EXPECT_EQ(to_query_string(zero), "size=0");
 }
 
-TEST(Pattern, Slices) {
+TEST(probe_pattern, Slices) {
   EXPECT_EQ(pattern(0, 0), "");
   EXPECT_EQ(pattern(0, 16), "0123456789abcdef");
   EXPECT_EQ(pattern(14, 4), "ef01");
@@ -138,7 +138,7 @@ TEST(Pattern, Slices) {
     EXPECT_EQ(pattern(off, 100), whole.substr(off, 100)) << off;
 }
 
-TEST(Pattern, Sha256) {
+TEST(probe_pattern, Sha256) {
   EXPECT_EQ(pattern_sha256(0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(pattern_sha256(16), "9f9f5111f7b27a781f1f1ddde5ebc2dd2b796bfc7365c9c28b548e564176929f");
   // 256 KiB + 5: several full 64 KiB pieces and a partial one.
@@ -149,7 +149,7 @@ TEST(Pattern, Sha256) {
   EXPECT_EQ(pattern_sha256(70001), util::sha256_hex(pattern(0, 70001)));
 }
 
-TEST(ResponseHead, Format) {
+TEST(probe_response_head, Format) {
   EXPECT_EQ(response_head(200), "Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n");
   EXPECT_EQ(response_head(404),
             "Status: 404 Not Found\r\nContent-Type: application/octet-stream\r\n\r\n");
@@ -157,7 +157,7 @@ TEST(ResponseHead, Format) {
             "Status: 599 Unknown\r\nContent-Type: application/octet-stream\r\n\r\n");
 }
 
-TEST(ResponseHead, ReasonPhrases) {
+TEST(probe_response_head, ReasonPhrases) {
   EXPECT_EQ(reason_phrase(200), "OK");
   EXPECT_EQ(reason_phrase(500), "Internal Server Error");
   EXPECT_EQ(reason_phrase(502), "Bad Gateway");
@@ -165,7 +165,7 @@ TEST(ResponseHead, ReasonPhrases) {
   EXPECT_EQ(reason_phrase(999), "Unknown");
 }
 
-TEST(ParamsListing, SortedStableWithStdinLines) {
+TEST(probe_params_listing, SortedStableWithStdinLines) {
   const fcgi::NameValues params = {{"REQUEST_METHOD", "POST"},
                                    {"B", "2"},
                                    {"A", "first"},
@@ -181,7 +181,7 @@ TEST(ParamsListing, SortedStableWithStdinLines) {
             "STDIN-SHA256=abc123\n");
 }
 
-TEST(ParamsListing, Empty) {
+TEST(probe_params_listing, Empty) {
   EXPECT_EQ(params_listing({}, 0, pattern_sha256(0)),
             "STDIN-BYTES=0\n"
             "STDIN-SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n");
