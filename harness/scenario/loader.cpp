@@ -1,0 +1,556 @@
+#include "scenario/loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace fh::scenario {
+namespace {
+
+// ------------------------------------------------------------------ helpers
+
+SourceMark mark_of(const YAML::Node& node, const std::string& file) {
+  const auto m = node.Mark();
+  if (m.is_null()) return SourceMark{file, 0, 0};
+  return SourceMark{file, m.line + 1, m.column + 1};
+}
+
+std::string kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    default: return "an undefined value";
+  }
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+/// Reads one YAML mapping: every key read is remembered, and finish() rejects the rest with
+/// a "did you mean" hint, so a misspelt key can never be silently ignored.
+class MapReader {
+ public:
+  MapReader(YAML::Node node, std::string file, std::string context)
+      : node_(std::move(node)), file_(std::move(file)), context_(std::move(context)) {
+    if (!node_.IsMap())
+      throw ScenarioError(mark_of(node_, file_), context_ + " must be a mapping, got " + kind_name(node_));
+  }
+
+  const std::string& file() const { return file_; }
+  SourceMark mark() const { return mark_of(node_, file_); }
+
+  /// The value for `key`, or an undefined node. Marks the key as known.
+  YAML::Node get(const std::string& key) {
+    known_.insert(key);
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  bool has(const std::string& key) {
+    auto v = get(key);
+    return v.IsDefined() && !v.IsNull();
+  }
+
+  YAML::Node require(const std::string& key) {
+    auto v = get(key);
+    if (!v.IsDefined() || v.IsNull())
+      throw ScenarioError(mark(), context_ + ": missing required key '" + key + "'");
+    return v;
+  }
+
+  void finish() const {
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+      if (known_.count(key)) continue;
+      std::string hint;
+      std::size_t best = 3;
+      for (const auto& k : known_) {
+        auto d = edit_distance(key, k);
+        if (d < best) best = d, hint = k;
+      }
+      std::string message = context_ + ": unknown key '" + key + "'";
+      if (!hint.empty()) message += " (did you mean '" + hint + "'?)";
+      std::vector<std::string> keys(known_.begin(), known_.end());
+      message += "; known keys: ";
+      for (std::size_t i = 0; i < keys.size(); ++i) message += (i ? ", " : "") + keys[i];
+      throw ScenarioError(mark_of(it->first, file_), message);
+    }
+  }
+
+ private:
+  YAML::Node node_;
+  std::string file_;
+  std::string context_;
+  std::set<std::string> known_;
+};
+
+[[noreturn]] void bad_value(const YAML::Node& node, const std::string& file, const std::string& what,
+                            const std::string& expected) {
+  throw ScenarioError(mark_of(node, file), what + ": expected " + expected + ", got " + kind_name(node));
+}
+
+std::string as_string(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (!node.IsScalar()) bad_value(node, file, what, "a string");
+  return node.Scalar();
+}
+
+std::uint64_t as_uint(const YAML::Node& node, const std::string& file, const std::string& what,
+                      std::uint64_t max = UINT64_MAX) {
+  if (!node.IsScalar()) bad_value(node, file, what, "a non-negative integer");
+  const auto& s = node.Scalar();
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size()) bad_value(node, file, what, "a non-negative integer");
+  if (v > max)
+    throw ScenarioError(mark_of(node, file), what + ": " + s + " is above the maximum " + std::to_string(max));
+  return v;
+}
+
+std::uint32_t as_ms(const YAML::Node& node, const std::string& file, const std::string& what) {
+  return static_cast<std::uint32_t>(as_uint(node, file, what, 24ull * 3600 * 1000));
+}
+
+bool as_bool(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (node.IsScalar()) {
+    const auto& s = node.Scalar();
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  bad_value(node, file, what, "true or false");
+}
+
+std::uint64_t as_size(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (node.IsScalar())
+    if (auto v = parse_size(node.Scalar())) return *v;
+  bad_value(node, file, what, "a size in bytes (e.g. 1024, 64KiB, 16MiB)");
+}
+
+std::string one_of(const YAML::Node& node, const std::string& file, const std::string& what,
+                   const std::vector<std::string>& allowed) {
+  const auto s = node.IsScalar() ? node.Scalar() : std::string();
+  if (node.IsScalar() && std::find(allowed.begin(), allowed.end(), s) != allowed.end()) return s;
+  std::string list;
+  for (std::size_t i = 0; i < allowed.size(); ++i) list += (i ? ", " : "") + allowed[i];
+  bad_value(node, file, what, "one of " + list);
+}
+
+std::vector<std::string> string_or_list(const YAML::Node& node, const std::string& file,
+                                        const std::string& what) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) out.push_back(as_string(item, file, what));
+  } else {
+    bad_value(node, file, what, "a string or a list of strings");
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ sections
+
+MsRange read_range(const YAML::Node& node, const std::string& file, const std::string& what) {
+  MapReader r(node, file, what);
+  MsRange range;
+  if (r.has("min")) range.min = static_cast<double>(as_ms(r.get("min"), file, what + ".min"));
+  if (r.has("max")) range.max = static_cast<double>(as_ms(r.get("max"), file, what + ".max"));
+  r.finish();
+  if (!range.min && !range.max) throw ScenarioError(r.mark(), what + ": give min, max or both");
+  if (range.min && range.max && *range.min > *range.max)
+    throw ScenarioError(r.mark(), what + ": min is above max");
+  return range;
+}
+
+const std::vector<std::string> kOutcomes = {"complete", "truncated", "closed_before_response",
+                                            "connect_failed", "protocol_error", "hung"};
+
+Expectation read_expectation(const YAML::Node& node, const std::string& file) {
+  MapReader r(node, file, "expectation");
+  Expectation e;
+  e.mark = r.mark();
+  const auto grade_text = as_string(r.require("grade"), file, "grade");
+  auto grade = parse_verdict(grade_text);
+  if (!grade || *grade == Verdict::error || *grade == Verdict::skip)
+    bad_value(r.get("grade"), file, "grade", "one of PASS, NON-STRICT, INFORMATIONAL, FAIL");
+  e.grade = *grade;
+  if (r.has("because")) e.because = as_string(r.get("because"), file, "because");
+  if (r.has("status")) {
+    auto s = r.get("status");
+    auto read_status = [&](const YAML::Node& n) {
+      auto v = as_uint(n, file, "status", 999);
+      if (v < 100) bad_value(n, file, "status", "an HTTP status 100..999");
+      e.status.push_back(static_cast<int>(v));
+    };
+    if (s.IsSequence()) {
+      for (const auto& item : s) read_status(item);
+    } else {
+      read_status(s);
+    }
+  }
+  if (r.has("outcome")) e.outcome = one_of(r.get("outcome"), file, "outcome", kOutcomes);
+  if (r.has("body")) {
+    one_of(r.get("body"), file, "body", {"probe"});
+    e.body_as_probe = true;
+  }
+  if (r.has("body_bytes")) e.body_bytes = as_size(r.get("body_bytes"), file, "body_bytes");
+  if (r.has("body_sha256")) {
+    auto sha = as_string(r.get("body_sha256"), file, "body_sha256");
+    if (!std::regex_match(sha, std::regex("[0-9a-f]{64}")))
+      bad_value(r.get("body_sha256"), file, "body_sha256", "64 lower-case hex digits");
+    e.body_sha256 = sha;
+  }
+  if (r.has("body_contains")) e.body_contains = string_or_list(r.get("body_contains"), file, "body_contains");
+  if (r.has("headers")) {
+    MapReader h(r.get("headers"), file, "headers");
+    for (auto it = r.get("headers").begin(); it != r.get("headers").end(); ++it) {
+      auto name = as_string(it->first, file, "header name");
+      e.headers.emplace_back(name, as_string(h.get(name), file, "header " + name));
+    }
+    h.finish();
+  }
+  if (r.has("first_byte_ms")) e.first_byte_ms = read_range(r.get("first_byte_ms"), file, "first_byte_ms");
+  if (r.has("first_body_byte_ms"))
+    e.first_body_byte_ms = read_range(r.get("first_body_byte_ms"), file, "first_body_byte_ms");
+  if (r.has("last_byte_ms")) e.last_byte_ms = read_range(r.get("last_byte_ms"), file, "last_byte_ms");
+  if (r.has("streamed_ms")) e.streamed_ms = read_range(r.get("streamed_ms"), file, "streamed_ms");
+  r.finish();
+  return e;
+}
+
+std::vector<Expectation> read_expectations(const YAML::Node& node, const std::string& file) {
+  if (!node.IsSequence() || node.size() == 0)
+    bad_value(node, file, "expect", "a non-empty list of expectations");
+  std::vector<Expectation> out;
+  for (const auto& item : node) out.push_back(read_expectation(item, file));
+  return out;
+}
+
+const std::map<std::string, fake::BackendEvent> kBackendEvents = {
+    {"accepted", fake::BackendEvent::accepted},
+    {"begin_request", fake::BackendEvent::begin_request},
+    {"params_received", fake::BackendEvent::params_received},
+    {"stdin_received", fake::BackendEvent::stdin_received},
+    {"headers_sent", fake::BackendEvent::headers_sent},
+    {"end_request_sent", fake::BackendEvent::end_request_sent},
+};
+
+fake::BackendFault read_backend_fault(const YAML::Node& node, const std::string& file) {
+  MapReader r(node, file, "backend fault");
+  fake::BackendFault fault;
+  auto at = r.require("at");
+  if (at.IsMap()) {
+    MapReader a(at, file, "fault 'at'");
+    fault.at = fake::BackendEvent::body_bytes;
+    fault.bytes = as_size(a.require("body_bytes"), file, "body_bytes");
+    a.finish();
+  } else {
+    std::vector<std::string> names;
+    for (const auto& [name, _] : kBackendEvents) names.push_back(name);
+    names.push_back("{body_bytes: N}");
+    fault.at = kBackendEvents.at(one_of(at, file, "at", names));
+  }
+  const auto action = one_of(r.require("do"), file, "do", {"close", "reset", "stall"});
+  fault.action = action == "close"   ? fake::BackendAction::close
+                 : action == "reset" ? fake::BackendAction::reset
+                                     : fake::BackendAction::stall;
+  if (r.has("delay_ms")) fault.delay_ms = as_ms(r.get("delay_ms"), file, "delay_ms");
+  if (r.has("stall_ms")) {
+    if (fault.action != fake::BackendAction::stall)
+      throw ScenarioError(mark_of(r.get("stall_ms"), file), "stall_ms only applies to do: stall");
+    fault.stall_ms = as_ms(r.get("stall_ms"), file, "stall_ms");
+  }
+  if (r.has("request")) {
+    auto index = as_uint(r.get("request"), file, "request", UINT32_MAX);
+    if (index == 0) bad_value(r.get("request"), file, "request", "a 1-based request number");
+    fault.request_index = static_cast<std::uint32_t>(index);
+  }
+  r.finish();
+  return fault;
+}
+
+GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
+  MapReader r(node, file, "gateway");
+  GatewayDef g;
+  if (r.has("kind")) one_of(r.get("kind"), file, "gateway kind", {"fake"});
+  if (r.has("backend_timeout_ms")) g.backend_timeout_ms = as_ms(r.get("backend_timeout_ms"), file, "backend_timeout_ms");
+  if (r.has("connect_timeout_ms")) g.connect_timeout_ms = as_ms(r.get("connect_timeout_ms"), file, "connect_timeout_ms");
+  if (r.has("keep_conn")) g.keep_conn = as_bool(r.get("keep_conn"), file, "keep_conn");
+  r.finish();
+  return g;
+}
+
+BackendDef read_backend(const YAML::Node& node, const std::string& file) {
+  MapReader r(node, file, "backend");
+  BackendDef b;
+  if (r.has("kind")) one_of(r.get("kind"), file, "backend kind", {"fake"});
+  if (r.has("transport"))
+    b.transport = one_of(r.get("transport"), file, "transport", {"tcp", "unix"}) == "tcp"
+                      ? BackendDef::Transport::tcp
+                      : BackendDef::Transport::unix_socket;
+  if (r.has("mpxs_conns")) b.mpxs_conns = as_bool(r.get("mpxs_conns"), file, "mpxs_conns");
+  if (r.has("faults")) {
+    auto faults = r.get("faults");
+    if (!faults.IsSequence()) bad_value(faults, file, "faults", "a list of faults");
+    for (const auto& f : faults) b.faults.push_back(read_backend_fault(f, file));
+  }
+  r.finish();
+  return b;
+}
+
+/// Request bodies are deterministic pseudo-random bytes (every byte value occurs), so a
+/// gateway that mangles binary data is caught by the digest.
+std::string generated_body(std::uint64_t size) {
+  std::string body(size, '\0');
+  std::uint32_t x = 0x9E3779B9u;
+  for (auto& c : body) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;  // xorshift32
+    c = static_cast<char>(x & 0xFF);
+  }
+  return body;
+}
+
+RequestDef read_request(const YAML::Node& node, const std::string& file, std::size_t index) {
+  MapReader r(node, file, "request");
+  RequestDef req;
+  req.mark = r.mark();
+  req.name = r.has("name") ? as_string(r.get("name"), file, "name") : "r" + std::to_string(index + 1);
+  if (r.has("method")) {
+    req.spec.method = as_string(r.get("method"), file, "method");
+    if (!std::regex_match(req.spec.method, std::regex("[A-Z]+")))
+      bad_value(r.get("method"), file, "method", "an upper-case HTTP method");
+  }
+  std::string path = "/probe";
+  if (r.has("path")) {
+    path = as_string(r.get("path"), file, "path");
+    if (path.empty() || path[0] != '/' || path.find_first_of("?# \r\n") != std::string::npos)
+      bad_value(r.get("path"), file, "path", "an absolute path without query, e.g. /probe");
+  }
+  std::string query;
+  if (r.has("probe")) {
+    auto p = r.get("probe");
+    MapReader pr(p, file, "probe");
+    probe::ProbeQuery q;
+    if (pr.has("status")) {
+      auto v = as_uint(pr.get("status"), file, "probe.status", 999);
+      if (v < 100) bad_value(pr.get("status"), file, "probe.status", "an HTTP status 100..999");
+      q.status = static_cast<int>(v);
+    }
+    if (pr.has("size")) q.size = as_size(pr.get("size"), file, "probe.size");
+    if (pr.has("chunk")) {
+      q.chunk = as_size(pr.get("chunk"), file, "probe.chunk");
+      if (q.chunk == 0) bad_value(pr.get("chunk"), file, "probe.chunk", "at least 1 byte");
+    }
+    if (pr.has("delay_ms")) q.delay_ms = as_ms(pr.get("delay_ms"), file, "probe.delay_ms");
+    if (pr.has("first_byte_ms")) q.first_byte_ms = as_ms(pr.get("first_byte_ms"), file, "probe.first_byte_ms");
+    if (pr.has("echo")) q.echo = as_bool(pr.get("echo"), file, "probe.echo");
+    if (pr.has("stderr")) q.stderr_bytes = as_size(pr.get("stderr"), file, "probe.stderr");
+    pr.finish();
+    if (q.echo && q.size)
+      throw ScenarioError(mark_of(p, file), "probe: size and echo exclude each other (size does not read the body)");
+    req.probe = q;
+    query = probe::to_query_string(q);
+  } else {
+    req.probe = probe::ProbeQuery{};
+  }
+  if (r.has("query")) {
+    auto extra = as_string(r.get("query"), file, "query");
+    if (extra.find_first_of("# \r\n") != std::string::npos)
+      bad_value(r.get("query"), file, "query", "a query string without spaces or '#'");
+    query += (query.empty() || extra.empty() ? "" : "&") + extra;
+    // The probe query the backend will see is the whole string.
+    auto parsed = probe::parse_query(query);
+    if (auto* err = std::get_if<std::string>(&parsed)) throw ScenarioError(mark_of(r.get("query"), file), *err);
+    req.probe = std::get<probe::ProbeQuery>(parsed);
+  }
+  req.spec.target = query.empty() ? path : path + "?" + query;
+  if (r.has("headers")) {
+    auto h = r.get("headers");
+    MapReader hr(h, file, "headers");
+    for (auto it = h.begin(); it != h.end(); ++it) {
+      auto name = as_string(it->first, file, "header name");
+      if (!std::regex_match(name, std::regex("[A-Za-z0-9!#$%&'*+.^_`|~-]+")))
+        bad_value(it->first, file, "header name", "an HTTP token");
+      req.spec.headers.emplace_back(name, as_string(hr.get(name), file, "header " + name));
+    }
+    hr.finish();
+  }
+  if (r.has("body")) {
+    auto b = r.get("body");
+    MapReader br(b, file, "body");
+    if (br.has("size") == br.has("text"))
+      throw ScenarioError(br.mark(), "body: give exactly one of size or text");
+    req.spec.body = br.has("size") ? generated_body(as_size(br.get("size"), file, "body.size"))
+                                   : as_string(br.get("text"), file, "body.text");
+    br.finish();
+  }
+  if (r.has("body_encoding"))
+    req.spec.chunked = one_of(r.get("body_encoding"), file, "body_encoding", {"content-length", "chunked"}) == "chunked";
+  if (r.has("body_chunk")) {
+    req.spec.chunk_size = as_size(r.get("body_chunk"), file, "body_chunk");
+    if (req.spec.chunk_size == 0) bad_value(r.get("body_chunk"), file, "body_chunk", "at least 1 byte");
+  }
+  if (r.has("expect")) req.expect = read_expectations(r.get("expect"), file);
+  r.finish();
+  return req;
+}
+
+/// Variant overrides are merged into the scenario mapping: mappings merge key by key, any
+/// other value (lists included) replaces. Nodes keep their own marks, so errors in a variant
+/// point at the variant's lines.
+void deep_merge(YAML::Node target, const YAML::Node& overrides) {
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) {
+    const auto key = it->first.Scalar();
+    YAML::Node existing = target[key];
+    if (existing.IsMap() && it->second.IsMap()) {
+      deep_merge(existing, it->second);
+    } else {
+      target[key] = it->second;
+    }
+  }
+}
+
+Scenario read_scenario(YAML::Node root, const std::string& file) {
+  MapReader r(root, file, "scenario");
+  Scenario s;
+  s.file = file;
+  s.id = std::filesystem::path(file).stem().string();
+  if (r.has("id")) {
+    s.id = as_string(r.get("id"), file, "id");
+    if (!std::regex_match(s.id, std::regex("[A-Za-z0-9._/-]+")))
+      bad_value(r.get("id"), file, "id", "letters, digits, '.', '_', '/' or '-'");
+  }
+  s.title = as_string(r.require("title"), file, "title");
+  s.description = as_string(r.require("description"), file, "description");
+  if (r.has("tags")) s.tags = string_or_list(r.get("tags"), file, "tags");
+  if (r.has("deadline_ms")) {
+    s.deadline_ms = as_ms(r.get("deadline_ms"), file, "deadline_ms");
+    if (s.deadline_ms == 0) bad_value(r.get("deadline_ms"), file, "deadline_ms", "a positive number of ms");
+  }
+  if (r.has("skip")) s.skip = as_string(r.get("skip"), file, "skip");
+  if (r.has("parallel")) s.parallel = as_bool(r.get("parallel"), file, "parallel");
+  r.get("variants");  // handled by the caller
+  if (r.has("topology")) {
+    MapReader t(r.get("topology"), file, "topology");
+    if (t.has("client")) one_of(t.get("client"), file, "client", {"harness"});
+    if (t.has("gateway")) s.gateway = read_gateway(t.get("gateway"), file);
+    if (t.has("backend")) s.backend = read_backend(t.get("backend"), file);
+    t.finish();
+  }
+  std::vector<Expectation> shared;
+  if (r.has("expect")) shared = read_expectations(r.get("expect"), file);
+  auto requests = r.require("requests");
+  if (!requests.IsSequence() || requests.size() == 0)
+    bad_value(requests, file, "requests", "a non-empty list of requests");
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto req = read_request(requests[i], file, i);
+    if (req.expect.empty()) req.expect = shared;
+    if (req.expect.empty())
+      throw ScenarioError(req.mark, "request '" + req.name + "' has no expectations (give expect: here or at the top)");
+    for (const auto& other : s.requests)
+      if (other.name == req.name) throw ScenarioError(req.mark, "two requests are named '" + req.name + "'");
+    s.requests.push_back(std::move(req));
+  }
+  r.finish();
+  return s;
+}
+
+std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const std::string& file) {
+  YAML::Node root = parse();
+  if (!root.IsMap()) throw ScenarioError(mark_of(root, file), "a scenario file must be a mapping, got " + kind_name(root));
+  YAML::Node variants = root["variants"];
+  if (!variants.IsDefined() || variants.IsNull()) return {read_scenario(root, file)};
+  if (!variants.IsMap() || variants.size() == 0)
+    bad_value(variants, file, "variants", "a mapping of variant name to {about, set}");
+  std::vector<Scenario> out;
+  for (auto it = variants.begin(); it != variants.end(); ++it) {
+    const auto name = as_string(it->first, file, "variant name");
+    if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]+")))
+      bad_value(it->first, file, "variant name", "letters, digits, '_' or '-'");
+    // A fresh tree per variant: merging must not leak into the next variant.
+    YAML::Node tree = parse();
+    YAML::Node variant = tree["variants"][name];
+    std::string about;
+    if (!variant.IsNull()) {
+      MapReader v(variant, file, "variant '" + name + "'");
+      if (v.has("about")) about = as_string(v.get("about"), file, "about");
+      if (v.has("set")) {
+        if (!v.get("set").IsMap()) bad_value(v.get("set"), file, "set", "a mapping merged into the scenario");
+        if (v.get("set")["variants"] || v.get("set")["id"])
+          throw ScenarioError(mark_of(v.get("set"), file), "a variant may not set 'variants' or 'id'");
+        deep_merge(tree, v.get("set"));
+      }
+      v.finish();
+    }
+    tree.remove("variants");
+    Scenario s = read_scenario(tree, file);
+    s.variant = name;
+    if (!about.empty()) s.description += "\nVariant " + name + ": " + about;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Scenario> load_with_parse_errors(const std::function<YAML::Node()>& parse, const std::string& file) {
+  try {
+    return load_tree(parse, file);
+  } catch (const YAML::ParserException& e) {
+    throw ScenarioError(SourceMark{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError(SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1},
+                        e.msg);
+  }
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+  static const std::regex kSize(R"(\s*([0-9]+)\s*(B|KiB|MiB|GiB|kB|MB|GB)?\s*)");
+  std::smatch m;
+  if (!std::regex_match(text, m, kSize)) return std::nullopt;
+  std::uint64_t value = 0;
+  const auto digits = m[1].str();
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc{}) return std::nullopt;
+  static const std::map<std::string, std::uint64_t> kUnits = {
+      {"", 1}, {"B", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024},
+      {"kB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000ull * 1000 * 1000}};
+  const auto unit = kUnits.at(m[2].str());
+  if (value > UINT64_MAX / unit) return std::nullopt;
+  return value * unit;
+}
+
+std::vector<Scenario> load_file(const std::filesystem::path& file) {
+  const auto name = file.string();
+  std::ifstream in(file);
+  if (!in) throw ScenarioError(SourceMark{name, 0, 0}, "cannot read the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return load_text(buffer.str(), name);
+}
+
+std::vector<Scenario> load_text(const std::string& yaml, const std::string& file_name) {
+  return load_with_parse_errors([&] { return YAML::Load(yaml); }, file_name);
+}
+
+}  // namespace fh::scenario

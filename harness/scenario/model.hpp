@@ -1,0 +1,105 @@
+// A scenario, as loaded from YAML and validated: who plays client, gateway and backend, what
+// the client asks, which faults fire at which protocol events, and which observed outcomes are
+// acceptable with which grade. The loader (loader.hpp) is the only producer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/http_client.hpp"
+#include "fake-backends/fake_backend.hpp"
+#include "probe/probe_contract.hpp"
+
+namespace fh::scenario {
+
+/// Verdict grades, worst last but one: ERROR outranks FAIL (the harness could not judge).
+enum class Verdict { pass, non_strict, informational, fail, error, skip };
+std::string_view verdict_name(Verdict verdict);  // "PASS", "NON-STRICT", ...
+std::optional<Verdict> parse_verdict(std::string_view text);
+/// Severity for combining several requests' verdicts: ERROR > FAIL > NON-STRICT >
+/// INFORMATIONAL > PASS > SKIP.
+int severity(Verdict verdict);
+Verdict worst(Verdict a, Verdict b);
+
+/// Where a YAML node was, for messages that point back at the file (1-based).
+struct SourceMark {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string to_string() const;  // "file:line:column"
+};
+
+/// An inclusive range on milliseconds; either end may be open.
+struct MsRange {
+  std::optional<double> min;
+  std::optional<double> max;
+  bool contains(double value) const;
+  std::string to_string() const;  // "<= 1500", ">= 200", "200..1500"
+};
+
+/// An outcome the scenario accepts, and the grade it earns. Every field that is set must
+/// match; unset fields match anything.
+struct Expectation {
+  Verdict grade = Verdict::pass;
+  std::string because;                         // why this grade, shown in the verdict reason
+  std::vector<int> status;                     // any of these
+  std::optional<std::string> outcome;          // client::outcome_name() values, or "hung"
+  bool body_as_probe = false;                  // the body the probe contract promises
+  std::optional<std::uint64_t> body_bytes;
+  std::optional<std::string> body_sha256;
+  std::vector<std::string> body_contains;      // substrings of the first 64 KiB
+  std::vector<std::pair<std::string, std::string>> headers;  // name (case-insensitive), value
+  std::optional<MsRange> first_byte_ms;
+  std::optional<MsRange> first_body_byte_ms;
+  std::optional<MsRange> last_byte_ms;
+  std::optional<MsRange> streamed_ms;          // last_byte_ms - first_body_byte_ms
+  SourceMark mark;
+
+  std::string describe() const;  // "[PASS] status=502 outcome=complete"
+};
+
+struct RequestDef {
+  std::string name;                       // "r1" unless named
+  client::RequestSpec spec;               // what the client sends (target includes the query)
+  std::optional<probe::ProbeQuery> probe; // set when the target's query is a probe query
+  std::vector<Expectation> expect;        // the request's own, else the scenario's
+  SourceMark mark;
+};
+
+enum class PeerKind { fake };  // real programs come with the real-peers work
+
+struct GatewayDef {
+  PeerKind kind = PeerKind::fake;
+  std::uint32_t backend_timeout_ms = 5000;
+  std::uint32_t connect_timeout_ms = 2000;
+  bool keep_conn = false;
+};
+
+struct BackendDef {
+  PeerKind kind = PeerKind::fake;
+  enum class Transport { tcp, unix_socket } transport = Transport::tcp;
+  bool mpxs_conns = false;
+  std::vector<fake::BackendFault> faults;
+};
+
+struct Scenario {
+  std::string id;        // unique in a run; the file's stem unless `id:` says otherwise
+  std::string file;      // as given on the command line / found in a folder
+  std::string variant;   // empty when the scenario has no variants
+  std::string title;
+  std::string description;
+  std::vector<std::string> tags;
+  std::uint32_t deadline_ms = 10000;  // bounds every wait of the run
+  std::optional<std::string> skip;    // reason: the scenario is SKIP, nothing runs
+  bool parallel = false;              // all requests start together instead of in turn
+  GatewayDef gateway;
+  BackendDef backend;
+  std::vector<RequestDef> requests;
+
+  /// "id" or "id[variant]".
+  std::string display_name() const { return variant.empty() ? id : id + "[" + variant + "]"; }
+};
+
+}  // namespace fh::scenario
