@@ -1,0 +1,184 @@
+#include "runner/runner.hpp"
+
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include "fake-backends/fake_backend.hpp"
+#include "fake-gateways/fake_gateway.hpp"
+
+namespace fh::runner {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+/// A private directory for the run's unix sockets, removed whatever happens.
+class RunDirectory {
+ public:
+  RunDirectory() {
+    std::string templ = (std::filesystem::temp_directory_path() / "fcgi-harness-XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
+  }
+  ~RunDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string timeline_line(double ms, const std::string& who, const std::string& text) {
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(1);
+  o << "+" << ms << " ms  " << who << "  " << text;
+  return o.str();
+}
+
+}  // namespace
+
+RunResult run_scenario(const scenario::Scenario& s) {
+  RunResult result;
+  const auto started = Clock::now();
+  if (s.skip) {
+    result.verdict = Verdict::skip;
+    result.reason = *s.skip;
+    return result;
+  }
+  try {
+    RunDirectory dir;
+    asio::io_context io;
+
+    fake::BackendConfig backend_config;
+    if (s.backend.transport == scenario::BackendDef::Transport::unix_socket)
+      backend_config.listen = net::Address::unix_socket((dir.path() / "backend.sock").string());
+    backend_config.mpxs_conns = s.backend.mpxs_conns;
+    backend_config.faults = s.backend.faults;
+    fake::FakeBackend backend(io, backend_config);
+    backend.start();
+
+    fake::GatewayConfig gateway_config;
+    gateway_config.backend = backend.address();
+    gateway_config.backend_timeout_ms = s.gateway.backend_timeout_ms;
+    gateway_config.backend_connect_timeout_ms = s.gateway.connect_timeout_ms;
+    gateway_config.keep_conn = s.gateway.keep_conn;
+    fake::FakeGateway gateway(io, gateway_config);
+    gateway.start();
+    spdlog::debug("{}: backend {} gateway {}", s.display_name(), backend.address().to_string(),
+                  gateway.address().to_string());
+
+    const std::size_t n = s.requests.size();
+    std::vector<client::Exchange> exchanges(n);
+    std::vector<bool> finished(n, false);
+    std::vector<Clock::time_point> request_started(n, started);
+    std::vector<asio::cancellation_signal> cancel(n);
+    std::size_t remaining = n;
+    std::exception_ptr harness_failure;
+    const auto gateway_address = gateway.address();
+
+    auto run_request = [&](std::size_t i) -> asio::awaitable<void> {
+      request_started[i] = Clock::now();
+      co_await client::exchange(gateway_address, s.requests[i].spec, exchanges[i]);
+      finished[i] = true;
+      --remaining;
+    };
+    auto on_done = [&](std::exception_ptr e) {
+      if (e && !harness_failure) harness_failure = e;
+    };
+    if (s.parallel) {
+      for (std::size_t i = 0; i < n; ++i)
+        asio::co_spawn(io, run_request(i), asio::bind_cancellation_slot(cancel[i].slot(), on_done));
+    } else {
+      auto in_turn = [&]() -> asio::awaitable<void> {
+        for (std::size_t i = 0; i < n; ++i) co_await run_request(i);
+      };
+      asio::co_spawn(io, in_turn(), asio::bind_cancellation_slot(cancel[0].slot(), on_done));
+    }
+
+    // Every wait of the run is bounded by the scenario's deadline.
+    const auto deadline = started + std::chrono::milliseconds(s.deadline_ms);
+    while (remaining > 0 && !harness_failure && !io.stopped() && Clock::now() < deadline)
+      io.run_one_until(deadline);
+    const auto snapshot = exchanges;  // what had arrived when the deadline hit
+
+    // Teardown: cancel the client, close both fakes, let every coroutine finish.
+    for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
+    gateway.stop();
+    backend.stop();
+    io.restart();
+    io.run_for(std::chrono::seconds(2));
+    const bool drained = io.stopped();
+    if (harness_failure) std::rethrow_exception(harness_failure);
+
+    for (std::size_t i = 0; i < n; ++i) {
+      RequestResult r;
+      r.name = s.requests[i].name;
+      r.exchange = snapshot[i];
+      r.hung = !finished[i];
+      auto v = judge(s.requests[i], r.exchange, r.hung, s.deadline_ms);
+      r.verdict = v.verdict;
+      r.reason = v.reason;
+      result.requests.push_back(std::move(r));
+    }
+
+    // Timeline: the fakes' logs and the client's milestones on one clock.
+    std::vector<std::pair<double, std::string>> lines;
+    for (const auto& e : backend.log())
+      lines.emplace_back(ms_between(started, e.at),
+                         timeline_line(ms_between(started, e.at), "backend",
+                                       "conn " + std::to_string(e.connection) +
+                                           (e.request_id ? " id " + std::to_string(e.request_id) : "") + " " +
+                                           e.what + (e.detail.empty() ? "" : " (" + e.detail + ")")));
+    for (const auto& e : gateway.log())
+      lines.emplace_back(ms_between(started, e.at),
+                         timeline_line(ms_between(started, e.at), "gateway",
+                                       "conn " + std::to_string(e.connection) + " " + e.what +
+                                           (e.detail.empty() ? "" : " (" + e.detail + ")")));
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto base = ms_between(started, request_started[i]);
+      const auto& x = snapshot[i];
+      lines.emplace_back(base, timeline_line(base, "client ", s.requests[i].name + " sent " + s.requests[i].spec.method +
+                                                                " " + s.requests[i].spec.target));
+      if (x.first_byte_ms) lines.emplace_back(base + *x.first_byte_ms, timeline_line(base + *x.first_byte_ms, "client ", s.requests[i].name + " first byte"));
+      if (x.last_byte_ms) lines.emplace_back(base + *x.last_byte_ms, timeline_line(base + *x.last_byte_ms, "client ", s.requests[i].name + " " + x.summary()));
+    }
+    std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [_, line] : lines) result.timeline.push_back(std::move(line));
+
+    // The scenario's verdict is its worst request's.
+    result.verdict = Verdict::pass;
+    for (const auto& r : result.requests) result.verdict = scenario::worst(result.verdict, r.verdict);
+    std::string reasons;
+    for (const auto& r : result.requests)
+      if (r.verdict == result.verdict) reasons += (reasons.empty() ? "" : "\n") + r.reason;
+    result.reason = reasons;
+    if (!drained) {
+      result.verdict = Verdict::error;
+      result.reason = "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
+    }
+  } catch (const std::exception& e) {
+    result.verdict = Verdict::error;
+    result.reason = std::string("harness or setup failure: ") + e.what();
+    result.requests.clear();
+  }
+  result.duration_ms = ms_between(started, Clock::now());
+  return result;
+}
+
+}  // namespace fh::runner

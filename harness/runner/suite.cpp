@@ -1,0 +1,108 @@
+#include "runner/suite.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+namespace fh::runner {
+
+namespace fs = std::filesystem;
+
+static bool is_yaml(const fs::path& p) { return p.extension() == ".yaml" || p.extension() == ".yml"; }
+
+std::vector<fs::path> find_scenario_files(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
+  std::vector<fs::path> out;
+  for (const auto& given : paths) {
+    fs::path p(given);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> found;
+      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file() && is_yaml(it->path())) found.push_back(it->path());
+      if (ec) errors.push_back(given + ": cannot list the folder: " + ec.message());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) errors.push_back(given + ": no scenario files (*.yaml, *.yml) in this folder");
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(p, ec)) {
+      if (!is_yaml(p))
+        errors.push_back(given + ": not a scenario file (expected .yaml or .yml)");
+      else
+        out.push_back(p);
+    } else {
+      errors.push_back(given + ": no such file or folder");
+    }
+  }
+  return out;
+}
+
+std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& files, std::vector<std::string>& errors) {
+  std::vector<scenario::Scenario> out;
+  std::map<std::string, std::string> seen;  // display name -> file
+  for (const auto& f : files) {
+    try {
+      for (auto& s : scenario::load_file(f)) {
+        auto [it, inserted] = seen.emplace(s.display_name(), s.file);
+        if (!inserted) {
+          errors.push_back(s.file + ": scenario id '" + s.display_name() + "' is also used by " + it->second +
+                           " (set a distinct id:)");
+          continue;
+        }
+        out.push_back(std::move(s));
+      }
+    } catch (const scenario::ScenarioError& e) {
+      errors.push_back(e.what());
+    }
+  }
+  return out;
+}
+
+bool matches_filter(const scenario::Scenario& s, const std::string& glob) {
+  if (glob.empty()) return true;
+  for (const auto& candidate : {s.id, s.display_name(), s.file})
+    if (::fnmatch(glob.c_str(), candidate.c_str(), 0) == 0) return true;
+  return false;
+}
+
+bool SuiteReport::failed() const {
+  auto count = [&](Verdict v) {
+    auto it = counts.find(v);
+    return it == counts.end() ? 0 : it->second;
+  };
+  return count(Verdict::fail) + count(Verdict::error) > 0;
+}
+
+SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
+                      const std::function<void(const ScenarioReport&)>& on_scenario) {
+  SuiteReport suite;
+  suite.repeat = repeat;
+  const auto started = std::chrono::steady_clock::now();
+  for (const auto& s : scenarios) {
+    ScenarioReport report;
+    report.scenario = s;
+    std::uint64_t failures = 0;
+    for (int i = 0; i < repeat; ++i) {
+      auto run = run_scenario(s);
+      report.duration_ms += run.duration_ms;
+      report.counts[run.verdict]++;
+      if (run.verdict == Verdict::fail || run.verdict == Verdict::error) ++failures;
+      if (report.runs.empty() || scenario::severity(run.verdict) > scenario::severity(report.verdict)) {
+        report.verdict = run.verdict;
+        report.reason = run.reason;
+      }
+      report.runs.push_back(std::move(run));
+      if (s.skip) break;  // a skipped scenario runs nothing; repeating it says nothing more
+    }
+    const auto runs = report.runs.size();
+    report.failure_rate = runs ? static_cast<double>(failures) / static_cast<double>(runs) : 0;
+    report.failure_rate_ci = wilson_interval(failures, runs);
+    suite.counts[report.verdict]++;
+    if (on_scenario) on_scenario(report);
+    suite.scenarios.push_back(std::move(report));
+  }
+  suite.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  return suite;
+}
+
+}  // namespace fh::runner

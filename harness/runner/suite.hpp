@@ -1,0 +1,51 @@
+// A suite: the scenarios found under the paths given, filtered, each run once or --repeat
+// times, with per-scenario verdict counts and failure-rate intervals.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runner/runner.hpp"
+#include "scenario/loader.hpp"
+
+namespace fh::runner {
+
+/// Scenario files (*.yaml, *.yml) under each path, folders searched recursively, sorted.
+/// A path that does not exist, or a file that is not YAML, is an error message in `errors`.
+std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::string>& paths,
+                                                       std::vector<std::string>& errors);
+
+/// Loads every file; each load error (file:line:column) goes to `errors`. Duplicate
+/// scenario ids (id + variant) are errors too.
+std::vector<scenario::Scenario> load_scenarios(const std::vector<std::filesystem::path>& files,
+                                               std::vector<std::string>& errors);
+
+/// Shell-style glob (fnmatch) against the id, the id[variant] name and the file path.
+bool matches_filter(const scenario::Scenario& scenario, const std::string& glob);
+
+struct ScenarioReport {
+  scenario::Scenario scenario;
+  std::vector<RunResult> runs;
+  Verdict verdict = Verdict::error;          // the worst run's
+  std::string reason;                        // the worst run's reason (first such run)
+  std::map<Verdict, std::uint64_t> counts;   // verdict -> runs
+  double failure_rate = 0;                   // (FAIL + ERROR) / runs
+  Interval failure_rate_ci;                  // 95 % Wilson interval
+  double duration_ms = 0;                    // all runs
+};
+
+struct SuiteReport {
+  std::vector<ScenarioReport> scenarios;
+  std::map<Verdict, std::uint64_t> counts;   // scenario verdicts
+  double duration_ms = 0;
+  int repeat = 1;
+  bool failed() const;                       // any FAIL or ERROR
+};
+
+/// Runs each scenario `repeat` times; `on_scenario` is called as each one finishes.
+SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
+                      const std::function<void(const ScenarioReport&)>& on_scenario = {});
+
+}  // namespace fh::runner
