@@ -1,0 +1,88 @@
+#include <fstream>
+#include <iostream>
+
+#include "reports/reports.hpp"
+
+namespace fh::reports {
+
+using nlohmann::json;
+using scenario::Verdict;
+
+namespace {
+
+json optional_ms(const std::optional<double>& ms) { return ms ? json(*ms) : json(nullptr); }
+
+json request_json(const runner::RequestResult& r) {
+  const auto& x = r.exchange;
+  return json{{"name", r.name},
+              {"verdict", scenario::verdict_name(r.verdict)},
+              {"outcome", r.hung ? "hung" : client::outcome_name(x.outcome)},
+              {"status", x.status ? json(x.status) : json(nullptr)},
+              {"framing", client::framing_name(x.framing)},
+              {"body_bytes", x.body_bytes},
+              {"body_sha256", x.body_sha256},
+              {"first_byte_ms", optional_ms(x.first_byte_ms)},
+              {"first_body_byte_ms", optional_ms(x.first_body_byte_ms)},
+              {"last_byte_ms", optional_ms(x.last_byte_ms)},
+              {"reason", r.reason}};
+}
+
+json counts_json(const std::map<Verdict, std::uint64_t>& counts) {
+  json out = json::object();
+  for (auto v : {Verdict::pass, Verdict::non_strict, Verdict::informational, Verdict::fail, Verdict::error,
+                 Verdict::skip}) {
+    auto it = counts.find(v);
+    out[std::string(scenario::verdict_name(v))] = it == counts.end() ? 0 : it->second;
+  }
+  return out;
+}
+
+}  // namespace
+
+json to_json(const runner::SuiteReport& suite) {
+  json rows = json::array();
+  for (const auto& s : suite.scenarios) {
+    json row{{"id", s.scenario.id},
+             {"file", s.scenario.file},
+             {"title", s.scenario.title},
+             {"verdict", scenario::verdict_name(s.verdict)},
+             {"reason", s.reason},
+             {"duration_ms", s.duration_ms}};
+    if (!s.scenario.variant.empty()) row["variant"] = s.scenario.variant;
+    if (suite.repeat > 1) {
+      row["runs"] = s.runs.size();
+      row["verdict_counts"] = counts_json(s.counts);
+      row["rate"] = s.failure_rate;
+      row["rate_ci95"] = {s.failure_rate_ci.low, s.failure_rate_ci.high};
+    }
+    // The requests of the worst run, which is the run the verdict describes.
+    for (const auto& run : s.runs)
+      if (run.verdict == s.verdict) {
+        json requests = json::array();
+        for (const auto& r : run.requests) requests.push_back(request_json(r));
+        row["requests"] = requests;
+        break;
+      }
+    rows.push_back(row);
+  }
+  return json{{"scenarios", rows},
+              {"summary",
+               {{"scenarios", suite.scenarios.size()},
+                {"repeat", suite.repeat},
+                {"verdicts", counts_json(suite.counts)},
+                {"failed", suite.failed()},
+                {"duration_ms", suite.duration_ms}}}};
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+}  // namespace fh::reports
