@@ -1,0 +1,209 @@
+// fcgi-harness: runs FastCGI scenarios and grades what it observes.
+// Exit codes: 0 nothing FAILed or ERRORed; 1 something did; 2 usage or scenario-file errors.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "reports/reports.hpp"
+#include "runner/suite.hpp"
+
+namespace {
+
+using fh::scenario::Verdict;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+struct Style {
+  bool colour = false;
+  std::string paint(Verdict v, std::string_view text) const {
+    if (!colour) return std::string(text);
+    const char* code = "";
+    switch (v) {
+      case Verdict::pass: code = "\033[32m"; break;
+      case Verdict::non_strict: code = "\033[33m"; break;
+      case Verdict::informational: code = "\033[36m"; break;
+      case Verdict::fail: code = "\033[31m"; break;
+      case Verdict::error: code = "\033[35m"; break;
+      case Verdict::skip: code = "\033[90m"; break;
+    }
+    return code + std::string(text) + "\033[0m";
+  }
+};
+
+std::string padded(std::string_view text, std::size_t width) {
+  std::string out(text);
+  if (out.size() < width) out.append(width - out.size(), ' ');
+  return out;
+}
+
+std::string indent(const std::string& text, const std::string& prefix) {
+  std::istringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line)) out += prefix + line + "\n";
+  return out;
+}
+
+std::string format_ms(double ms) {
+  char buf[32];
+  if (ms < 10000)
+    std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+  return buf;
+}
+
+void print_scenario(const fh::runner::ScenarioReport& r, const Style& style, bool verbose, std::size_t width) {
+  const auto name = std::string(fh::scenario::verdict_name(r.verdict));
+  std::cout << style.paint(r.verdict, padded(name, 14)) << padded(r.scenario.display_name(), width) << "  "
+            << padded(format_ms(r.duration_ms), 9);
+  if (r.runs.size() > 1) {
+    std::cout << "  " << r.runs.size() << " runs:";
+    for (const auto& [v, n] : r.counts) std::cout << " " << n << " " << fh::scenario::verdict_name(v);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "; failure rate %.2f (95%% CI %.2f-%.2f)", r.failure_rate, r.failure_rate_ci.low,
+                  r.failure_rate_ci.high);
+    std::cout << buf;
+  } else {
+    std::cout << "  " << r.scenario.title;
+  }
+  std::cout << "\n";
+  const bool bad = r.verdict == Verdict::fail || r.verdict == Verdict::error;
+  if (bad || r.verdict == Verdict::skip || (verbose && r.verdict != Verdict::pass)) std::cout << indent(r.reason, "    ");
+  if (verbose && (bad || r.verdict != Verdict::pass)) {
+    for (const auto& run : r.runs)
+      if (run.verdict == r.verdict) {
+        std::cout << "    timeline:\n" << indent([&] {
+          std::string t;
+          for (const auto& l : run.timeline) t += l + "\n";
+          return t;
+        }(), "      ");
+        break;
+      }
+  }
+  std::cout.flush();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "fcgi-harness: runs FastCGI scenarios (client -> gateway -> backend, with scripted faults) and grades\n"
+      "what it observes as PASS, NON-STRICT, INFORMATIONAL, FAIL, ERROR or SKIP.",
+      "fcgi-harness"};
+  app.footer(
+      "Examples:\n"
+      "  fcgi-harness run                                 run every scenario under scenarios/\n"
+      "  fcgi-harness run scenarios/faults --filter '*502*'\n"
+      "  fcgi-harness run scenarios/basic/large-response.yaml --repeat 20 --json out.json\n"
+      "  fcgi-harness run --junit results.xml             JUnit XML for Jenkins / GitHub Actions\n"
+      "  fcgi-harness list scenarios/                     ids, variants and titles\n"
+      "\n"
+      "Exit status: 0 when nothing FAILed or ERRORed, 1 when something did, 2 for usage or\n"
+      "scenario-file errors (then nothing runs). Colour only on a terminal, never with NO_COLOR.\n"
+      "The scenario format, the verdicts and the JSON result are described in README.md.");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fcgi-harness 0.1.0");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "diagnostics (spdlog debug) and the timeline of every non-PASS scenario");
+
+  std::vector<std::string> paths;
+  std::string filter, json_path, junit_path;
+  int repeat = 1;
+  auto* run = app.add_subcommand("run", "run scenarios and print one verdict line per scenario");
+  run->add_option("paths", paths, "scenario files or folders (searched recursively for *.yaml)")
+      ->default_str("scenarios/");
+  run->add_option("--filter", filter, "only scenarios whose id, id[variant] or file matches this glob");
+  run->add_option("--repeat", repeat, "run each scenario N times; reports verdict counts and failure rate")
+      ->check(CLI::Range(1, 100000));
+  run->add_option("--json", json_path, "write the JSON result to FILE ('-' for stdout)");
+  run->add_option("--junit", junit_path, "write JUnit XML to FILE");
+  run->footer("Example: fcgi-harness run scenarios/faults --repeat 20 --json faults.json");
+
+  std::vector<std::string> list_paths;
+  std::string list_filter;
+  auto* list = app.add_subcommand("list", "list the scenarios (id, variant, file, title) without running them");
+  list->add_option("paths", list_paths, "scenario files or folders")->default_str("scenarios/");
+  list->add_option("--filter", list_filter, "only scenarios matching this glob");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("fcgi-harness");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+
+  const bool listing = list->parsed();
+  auto& chosen_paths = listing ? list_paths : paths;
+  const auto& chosen_filter = listing ? list_filter : filter;
+  if (chosen_paths.empty()) chosen_paths.push_back("scenarios/");
+
+  std::vector<std::string> errors;
+  auto files = fh::runner::find_scenario_files(chosen_paths, errors);
+  auto loaded = fh::runner::load_scenarios(files, errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::cerr << "error: " << e << "\n";
+    std::cerr << errors.size() << " scenario error(s); nothing was run.\n";
+    return kExitUsage;
+  }
+  std::vector<fh::scenario::Scenario> selected;
+  for (auto& s : loaded)
+    if (fh::runner::matches_filter(s, chosen_filter)) selected.push_back(std::move(s));
+  if (selected.empty()) {
+    std::cerr << "error: no scenario matches the filter '" << chosen_filter << "' (" << loaded.size()
+              << " loaded)\n";
+    return kExitUsage;
+  }
+
+  std::size_t width = 0;
+  for (const auto& s : selected) width = std::max(width, s.display_name().size());
+
+  if (listing) {
+    for (const auto& s : selected)
+      std::cout << padded(s.display_name(), width) << "  " << padded(s.file, 40) << "  " << s.title
+                << (s.skip ? "  [skip: " + *s.skip + "]" : "") << "\n";
+    std::cout << selected.size() << " scenario(s)\n";
+    return kExitOk;
+  }
+
+  Style style;
+  style.colour = ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  auto suite = fh::runner::run_suite(selected, repeat,
+                                     [&](const auto& r) { print_scenario(r, style, verbose, width); });
+
+  std::cout << "\n" << suite.scenarios.size() << " scenario(s)";
+  if (repeat > 1) std::cout << " x " << repeat << " runs";
+  std::cout << ":";
+  bool first = true;
+  for (const auto& [v, n] : suite.counts) {
+    std::cout << (first ? " " : ", ") << style.paint(v, std::to_string(n) + " " + std::string(fh::scenario::verdict_name(v)));
+    first = false;
+  }
+  std::cout << " in " << format_ms(suite.duration_ms) << "\n";
+
+  try {
+    if (!json_path.empty()) fh::reports::write_text_file(json_path, fh::reports::to_json(suite).dump(2) + "\n");
+    if (!junit_path.empty()) fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitFailed;
+  }
+  return suite.failed() ? kExitFailed : kExitOk;
+}

@@ -1,0 +1,141 @@
+// The fcgi-harness binary as a user meets it: exit codes, per-scenario lines, the summary,
+// scenario-file errors, --repeat statistics, and the JSON and JUnit files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+/// Runs the CLI from the source folder with `args`; NO_COLOR keeps the output plain.
+Result cli(const std::string& args, const std::string& env = "NO_COLOR=1") {
+  const std::string command =
+      "cd '" + std::string(FH_SOURCE_DIR) + "' && " + env + " '" + FH_CLI + "' " + args + " 2>&1";
+  Result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::filesystem::path temp_file(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("fh-cli-" + std::to_string(::getpid()) + "-" + name);
+}
+
+}  // namespace
+
+TEST(Cli, HelpTeachesWithExamples) {
+  auto r = cli("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("Examples:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("run"), std::string::npos);
+  EXPECT_NE(r.output.find("list"), std::string::npos);
+  auto run_help = cli("run --help");
+  EXPECT_EQ(run_help.exit_code, 0);
+  for (const char* option : {"--filter", "--repeat", "--json", "--junit"})
+    EXPECT_NE(run_help.output.find(option), std::string::npos) << option;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(cli("").exit_code, 2);
+  EXPECT_EQ(cli("frobnicate").exit_code, 2);
+  EXPECT_EQ(cli("run --repeat 0 tests/data/pass-and-skip.yaml").exit_code, 2);
+  auto missing = cli("run no/such/folder");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("no/such/folder: no such file or folder"), std::string::npos) << missing.output;
+  auto nothing = cli("run tests/data/pass-and-skip.yaml --filter 'zzz*'");
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_NE(nothing.output.find("no scenario matches"), std::string::npos) << nothing.output;
+}
+
+TEST(Cli, MisspeltKeyExitsTwoNamingFileLineAndRunsNothing) {
+  auto r = cli("run tests/data/misspelt-key.yaml tests/data/pass-and-skip.yaml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("tests/data/misspelt-key.yaml:5:5: request: unknown key 'expcet' (did you mean 'expect'?)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("nothing was run"), std::string::npos);
+  EXPECT_EQ(r.output.find("PASS"), std::string::npos) << "a scenario ran despite the file error";
+}
+
+TEST(Cli, UnmetExpectationIsFailWithExpectedVersusActualAndExitOne) {
+  auto r = cli("run tests/data/unmet-expectation.yaml");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("FAIL          unmet-expectation"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("actual:   200 complete"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("expected: [PASS] status=404 body_bytes=999"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 scenario(s): 1 FAIL"), std::string::npos) << r.output;
+}
+
+TEST(Cli, VerboseFailShowsTheTimeline) {
+  auto r = cli("-v run tests/data/unmet-expectation.yaml");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("timeline:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("backend"), std::string::npos) << r.output;
+}
+
+TEST(Cli, PassAndSkipExitZeroWithSummary) {
+  auto r = cli("run tests/data/pass-and-skip.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("PASS          pass-and-skip[plain]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("SKIP          pass-and-skip[skipped]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not applicable here"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 scenario(s): 1 PASS, 1 SKIP"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("\033["), std::string::npos) << "colour with NO_COLOR set";
+}
+
+TEST(Cli, RepeatReportsCountsAndIntervalInJsonAndJunit) {
+  const auto json = temp_file("out.json");
+  const auto junit = temp_file("out.xml");
+  auto r = cli("run tests/data/pass-and-skip.yaml tests/data/unmet-expectation.yaml --repeat 5 --json '" +
+               json.string() + "' --junit '" + junit.string() + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("5 runs: 5 PASS; failure rate 0.00 (95% CI 0.00-0.43)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("5 runs: 5 FAIL; failure rate 1.00 (95% CI 0.57-1.00)"), std::string::npos) << r.output;
+  const auto j = slurp(json);
+  EXPECT_NE(j.find("\"runs\": 5"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"verdict_counts\""), std::string::npos);
+  EXPECT_NE(j.find("\"rate\": 1.0"), std::string::npos);
+  EXPECT_NE(j.find("\"rate_ci95\""), std::string::npos);
+  EXPECT_NE(j.find("\"variant\": \"plain\""), std::string::npos);
+  const auto x = slurp(junit);
+  EXPECT_NE(x.find("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), std::string::npos) << x;
+  std::filesystem::remove(json);
+  std::filesystem::remove(junit);
+}
+
+TEST(Cli, ListShowsIdsVariantsAndTitles) {
+  auto r = cli("list tests/data/pass-and-skip.yaml tests/data/hang.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("pass-and-skip[plain]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("A stalled backend outlives the scenario's deadline"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 scenario(s)"), std::string::npos) << r.output;
+}
+
+TEST(Cli, HangIsFailNotAHungHarness) {
+  auto r = cli("run tests/data/hang.yaml");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("hung: still awaiting response head at the 700 ms deadline"), std::string::npos)
+      << r.output;
+}
