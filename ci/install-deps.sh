@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies (Debian 12 packages) that are missing.
+# Idempotent and quiet when everything is already there. Needs root (or sudo) to install.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost1.81-dev          # headers: Asio, Beast, Process
+  libgtest-dev libgmock-dev # GoogleTest
+  libpcap-dev               # observers (pcap)
+  libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libssl-dev                # libcrypto: SHA-256 of bodies
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  [[ $p == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job: install, build, run the built-in scenario suite on the embedded fakes.
+# Extra arguments go to `fcgi-harness run` (e.g. --json result.json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci/install-deps.sh
+ci/build.sh
+exec build/fcgi-harness run scenarios/ "$@"
