@@ -10,11 +10,11 @@ packages=(
   libpcap-dev               # observers (pcap)
   libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libssl-dev                # libcrypto: SHA-256 of bodies
+  libbenchmark-dev          # bench/ (built with -DFH_BENCH=ON)
 )
 
 missing=()
 for p in "${packages[@]}"; do
-  [[ $p == \#* ]] && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
   fi
