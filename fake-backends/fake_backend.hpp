@@ -44,7 +44,8 @@ struct BackendFault {
   BackendAction action = BackendAction::close;
   std::uint32_t stall_ms = 0;             // for stall; 0 = until the backend stops
   /// 1-based index of the request (in arrival order across connections) the fault applies
-  /// to; nullopt applies it to every request.
+  /// to; nullopt applies it to every request. For `accepted` (no request yet) it is the
+  /// connection's 1-based accept order.
   std::optional<std::uint32_t> request_index;
 };
 
