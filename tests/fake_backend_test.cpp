@@ -1,0 +1,827 @@
+// Fake FastCGI backend tests: a raw FastCGI client built from the codec drives the backend
+// over loopback TCP and a unix socket. Every test runs its io_context with a deadline
+// (io.run_for), so a wrong backend fails the test instead of hanging it.
+#include "fake-backends/fake_backend.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <functional>
+
+#include "codec/fcgi.hpp"
+#include "probe/probe_contract.hpp"
+#include "util/sha256.hpp"
+
+namespace fh::fake {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using boost::system::error_code;
+using fcgi::RecordType;
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+fcgi::Bytes encoded(const fcgi::Record& r) {
+  return fcgi::encode_record(r).value();
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(d);
+  co_await t.async_wait(kAwait);
+}
+
+fcgi::Bytes begin(std::uint16_t id, std::uint8_t flags = 0,
+                  fcgi::Role role = fcgi::Role::Responder) {
+  return encoded(fcgi::make_begin_request(id, role, flags));
+}
+
+fcgi::Bytes params(std::uint16_t id, const std::string& query, const std::string& method = "GET") {
+  const fcgi::NameValues p = {{"SCRIPT_NAME", "/probe"},
+                              {"REQUEST_METHOD", method},
+                              {"QUERY_STRING", query},
+                              {"SERVER_PROTOCOL", "HTTP/1.1"}};
+  return fcgi::encode_all(
+      fcgi::make_stream(RecordType::Params, id, fcgi::encode_name_values(p), true));
+}
+
+fcgi::Bytes stdin_stream(std::uint16_t id, std::string_view body) {
+  return fcgi::encode_all(fcgi::make_stream(RecordType::Stdin, id, body, true));
+}
+
+/// A whole RESPONDER request: BEGIN_REQUEST, PARAMS, STDIN (§6.2).
+fcgi::Bytes request(std::uint16_t id, const std::string& query, std::string_view body = {},
+                    std::uint8_t flags = 0) {
+  return begin(id, flags) + params(id, query, body.empty() ? "GET" : "POST") +
+         stdin_stream(id, body);
+}
+
+/// The CGI head and the body of a STDOUT stream.
+std::pair<std::string, std::string> split_head(const std::string& out) {
+  const auto at = out.find("\r\n\r\n");
+  if (at == std::string::npos) return {out, {}};
+  return {out.substr(0, at + 4), out.substr(at + 4)};
+}
+
+BackendFault fault(BackendEvent at, BackendAction action) {
+  BackendFault f;
+  f.at = at;
+  f.action = action;
+  return f;
+}
+
+struct Received {
+  Clock::time_point at;
+  fcgi::Record record;
+};
+
+/// A raw FastCGI client: writes bytes, decodes whatever comes back.
+class RawClient {
+ public:
+  explicit RawClient(asio::io_context& io) : socket_(io) {}
+
+  asio::awaitable<void> connect(const net::Address& address) {
+    co_await socket_.async_connect(address.endpoint(), asio::use_awaitable);
+  }
+  asio::awaitable<void> send(const fcgi::Bytes& bytes) {
+    co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
+  }
+
+  /// One read; records what ended the connection, if it ended.
+  asio::awaitable<void> read_some() {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer_), kAwait);
+    if (ec == asio::error::eof) {
+      eof = true;
+      co_return;
+    }
+    if (ec) {
+      error = ec;
+      co_return;
+    }
+    std::vector<fcgi::Record> got;
+    auto decode_error = decoder_.feed(std::string_view(buffer_.data(), n), got);
+    EXPECT_FALSE(decode_error) << decode_error->message;
+    for (auto& r : got) {
+      EXPECT_FALSE(streams.add(r));
+      received.push_back({Clock::now(), std::move(r)});
+    }
+  }
+  bool ended() const { return eof || error; }
+  asio::awaitable<void> read_until(const std::function<bool()>& done) {
+    while (!done() && !ended()) co_await read_some();
+  }
+  asio::awaitable<void> read_until_end_request(std::uint16_t id) {
+    co_await read_until([&] { return end_request(id) != nullptr; });
+  }
+  asio::awaitable<void> read_until_closed() {
+    co_await read_until([] { return false; });
+  }
+
+  const fcgi::Record* end_request(std::uint16_t id) const {
+    for (const auto& r : received)
+      if (r.record.is(RecordType::EndRequest) && r.record.request_id == id) return &r.record;
+    return nullptr;
+  }
+  std::optional<fcgi::EndRequestBody> end_body(std::uint16_t id) const {
+    const auto* r = end_request(id);
+    if (!r) return std::nullopt;
+    auto b = fcgi::decode_end_request(*r);
+    EXPECT_TRUE(b.ok());
+    return b.value();
+  }
+  const fcgi::Record* first_of(RecordType type) const {
+    for (const auto& r : received)
+      if (r.record.is(type)) return &r.record;
+    return nullptr;
+  }
+  std::string stream(std::uint16_t id, RecordType type) const {
+    const auto* s = streams.find(id, type);
+    return s ? s->data : std::string();
+  }
+  bool stream_ended(std::uint16_t id, RecordType type) const {
+    const auto* s = streams.find(id, type);
+    return s && s->ended;
+  }
+  std::string body(std::uint16_t id) const {
+    return split_head(stream(id, RecordType::Stdout)).second;
+  }
+  std::string head(std::uint16_t id) const {
+    return split_head(stream(id, RecordType::Stdout)).first;
+  }
+
+  net::Socket& socket() { return socket_; }
+
+  std::vector<Received> received;
+  fcgi::StreamAssembler streams;
+  bool eof = false;
+  error_code error;
+
+ private:
+  net::Socket socket_;
+  std::vector<char> buffer_ = std::vector<char>(64 * 1024);
+  fcgi::RecordDecoder decoder_;
+};
+
+class FakeBackendTest : public ::testing::Test {
+ protected:
+  void start(BackendConfig config = {}) {
+    backend = std::make_unique<FakeBackend>(io, std::move(config));
+    backend->start();
+  }
+
+  /// Runs `body()` with a deadline, then stops the backend so io.run_for returns.
+  template <class F>
+  void run(F&& body, std::chrono::milliseconds limit = 10s) {
+    bool done = false;
+    std::exception_ptr failure;
+    asio::co_spawn(io, body(), [&](std::exception_ptr e) {
+      done = true;
+      failure = e;
+      backend->stop();
+    });
+    io.run_for(limit);
+    EXPECT_TRUE(done) << "the test coroutine did not finish within " << limit.count() << " ms";
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "test coroutine threw: " << e.what();
+      }
+    }
+  }
+
+  std::size_t count(std::string_view what) const {
+    return std::count_if(backend->log().begin(), backend->log().end(),
+                         [&](const BackendLogEntry& e) { return e.what == what; });
+  }
+  const BackendLogEntry* find(std::string_view what) const {
+    for (const auto& e : backend->log())
+      if (e.what == what) return &e;
+    return nullptr;
+  }
+
+  asio::io_context io;  // before the backend: the backend goes first
+  std::unique_ptr<FakeBackend> backend;
+};
+
+// ---------------------------------------------------------------- the correct backend
+
+TEST_F(FakeBackendTest, SizeResponseIsExactPatternThenEndRequestComplete) {
+  start();
+  RawClient c(io);
+  constexpr std::uint64_t kSize = 200000;  // several 65535-byte records
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=200000"));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_EQ(c.head(1), probe::response_head(200));
+  EXPECT_EQ(c.body(1).size(), kSize);
+  EXPECT_EQ(c.body(1), probe::pattern(0, kSize));
+  EXPECT_TRUE(c.stream_ended(1, RecordType::Stdout));
+  auto end = c.end_body(1);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->app_status, 0u);
+  EXPECT_EQ(end->protocol_status, static_cast<std::uint8_t>(fcgi::ProtocolStatus::RequestComplete));
+  for (const auto& r : c.received) EXPECT_LE(r.record.content.size(), fcgi::kMaxContentLength);
+  EXPECT_EQ(backend->requests_begun(), 1u);
+  EXPECT_EQ(backend->requests_completed(), 1u);
+  for (auto what : {"accepted", "begin_request", "params_received", "stdin_received",
+                    "headers_sent", "end_request_sent"})
+    EXPECT_EQ(count(what), 1u) << what;
+}
+
+TEST_F(FakeBackendTest, SixteenMiBResponseStreamsCompletely) {
+  start();
+  RawClient c(io);
+  constexpr std::uint64_t kSize = 16u << 20;
+  run(
+      [&]() -> asio::awaitable<void> {
+        co_await c.connect(backend->address());
+        co_await c.send(request(1, "size=" + std::to_string(kSize)));
+        co_await c.read_until_end_request(1);
+      },
+      30s);
+  const auto body = c.body(1);
+  EXPECT_EQ(body.size(), kSize);
+  EXPECT_EQ(util::sha256_hex(body), probe::pattern_sha256(kSize));
+}
+
+TEST_F(FakeBackendTest, KeepConnClearClosesAfterEndRequest) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=10"));
+    co_await c.read_until_end_request(1);
+    co_await c.read_until_closed();
+  });
+  EXPECT_TRUE(c.end_request(1));
+  EXPECT_TRUE(c.eof);  // §5.1: FIN, not RST
+  EXPECT_FALSE(c.error) << c.error.message();
+  EXPECT_TRUE(c.received.back().record.is(RecordType::EndRequest));
+}
+
+TEST_F(FakeBackendTest, KeepConnSetServesSequentialRequestsOnOneConnection) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=100", {}, fcgi::kKeepConn));
+    co_await c.read_until_end_request(1);
+    co_await c.send(request(2, "size=200", {}, fcgi::kKeepConn));
+    co_await c.read_until_end_request(2);
+  });
+  EXPECT_FALSE(c.ended());
+  EXPECT_EQ(c.body(1), probe::pattern(0, 100));
+  EXPECT_EQ(c.body(2), probe::pattern(0, 200));
+  EXPECT_EQ(count("accepted"), 1u);
+  EXPECT_EQ(backend->requests_completed(), 2u);
+  // Closed by stop() only.
+  const auto* closed = find("connection_closed");
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->detail, "stopped");
+}
+
+TEST_F(FakeBackendTest, GetValuesAnswersKnownVariablesOnly) {
+  BackendConfig config;
+  config.max_conns = 7;
+  config.max_reqs = 9;
+  start(config);
+  RawClient c(io);
+  const auto ask = encoded(fcgi::make_get_values(
+      {"FCGI_MAX_CONNS", "FCGI_NOT_A_VARIABLE", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"}));
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(ask);
+    co_await c.read_until([&] { return c.first_of(RecordType::GetValuesResult) != nullptr; });
+  });
+  const auto* result = c.first_of(RecordType::GetValuesResult);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->request_id, 0);
+  auto values = fcgi::decode_name_values(result->content);
+  ASSERT_TRUE(values.ok());
+  const fcgi::NameValues expected = {
+      {"FCGI_MAX_CONNS", "7"}, {"FCGI_MAX_REQS", "9"}, {"FCGI_MPXS_CONNS", "0"}};
+  EXPECT_EQ(values.value(), expected);
+  EXPECT_EQ(count("get_values"), 1u);
+}
+
+TEST_F(FakeBackendTest, GetValuesReportsMpxsConnsWhenMultiplexing) {
+  BackendConfig config;
+  config.mpxs_conns = true;
+  start(config);
+  RawClient c(io);
+  const auto ask = encoded(fcgi::make_get_values({"FCGI_MPXS_CONNS"}));
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(ask);
+    co_await c.read_until([&] { return c.first_of(RecordType::GetValuesResult) != nullptr; });
+  });
+  const auto* result = c.first_of(RecordType::GetValuesResult);
+  ASSERT_TRUE(result);
+  auto values = fcgi::decode_name_values(result->content);
+  ASSERT_TRUE(values.ok());
+  EXPECT_EQ(values.value(), (fcgi::NameValues{{"FCGI_MPXS_CONNS", "1"}}));
+}
+
+TEST_F(FakeBackendTest, UnknownManagementTypeGetsUnknownType) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    fcgi::Record odd;
+    odd.type = 42;
+    odd.request_id = 0;
+    odd.content = "whatever";
+    co_await c.send(encoded(odd));
+    co_await c.read_until([&] { return c.first_of(RecordType::UnknownType) != nullptr; });
+  });
+  const auto* r = c.first_of(RecordType::UnknownType);
+  ASSERT_TRUE(r);
+  auto body = fcgi::decode_unknown_type(*r);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(body.value().type, 42);
+  EXPECT_EQ(count("unknown_type_sent"), 1u);
+}
+
+TEST_F(FakeBackendTest, AuthorizerRoleGetsUnknownRole) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1, 0, fcgi::Role::Authorizer));
+    co_await c.read_until_end_request(1);
+    co_await c.read_until_closed();  // KEEP_CONN clear
+  });
+  auto end = c.end_body(1);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->protocol_status, static_cast<std::uint8_t>(fcgi::ProtocolStatus::UnknownRole));
+  EXPECT_FALSE(c.first_of(RecordType::Stdout));
+  EXPECT_TRUE(c.eof);
+  EXPECT_EQ(count("unknown_role"), 1u);
+}
+
+TEST_F(FakeBackendTest, SecondRequestWhileBusyGetsCantMpxConn) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=10&first_byte_ms=200", {}, fcgi::kKeepConn));
+    co_await c.send(begin(2, fcgi::kKeepConn));
+    co_await c.read_until_end_request(2);
+    co_await c.read_until_end_request(1);
+  });
+  auto rejected = c.end_body(2);
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->protocol_status,
+            static_cast<std::uint8_t>(fcgi::ProtocolStatus::CantMpxConn));
+  auto served = c.end_body(1);
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->protocol_status,
+            static_cast<std::uint8_t>(fcgi::ProtocolStatus::RequestComplete));
+  EXPECT_EQ(c.body(1), probe::pattern(0, 10));
+  EXPECT_EQ(count("cant_mpx_conn"), 1u);
+}
+
+TEST_F(FakeBackendTest, MpxsConnsServesInterleavedRequests) {
+  BackendConfig config;
+  config.mpxs_conns = true;
+  start(config);
+  RawClient c(io);
+  const std::string upload = probe::pattern(3, 100000);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    // Records of two requests interleaved on one connection (§3.3 request ids).
+    co_await c.send(begin(1, fcgi::kKeepConn) + begin(2, fcgi::kKeepConn) +
+                    params(2, "size=70000&chunk=1000") + params(1, "echo=1", "POST"));
+    auto in = fcgi::make_stream(RecordType::Stdin, 1, upload, true, 8192);
+    for (const auto& r : in) co_await c.send(encoded(r));
+    co_await c.send(stdin_stream(2, ""));
+    co_await c.read_until([&] { return c.end_request(1) && c.end_request(2); });
+  });
+  EXPECT_EQ(c.body(1), upload);
+  EXPECT_EQ(c.body(2), probe::pattern(0, 70000));
+  for (std::uint16_t id : {1, 2}) {
+    auto end = c.end_body(id);
+    ASSERT_TRUE(end);
+    EXPECT_EQ(end->protocol_status,
+              static_cast<std::uint8_t>(fcgi::ProtocolStatus::RequestComplete));
+  }
+  EXPECT_EQ(count("cant_mpx_conn"), 0u);
+}
+
+TEST_F(FakeBackendTest, AbortRequestEndsSlowResponsePromptly) {
+  start();
+  RawClient c(io);
+  Clock::time_point aborted_at, ended_at;
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=100000&chunk=1000&delay_ms=50", {}, fcgi::kKeepConn));
+    co_await c.read_until([&] { return !c.body(1).empty(); });
+    aborted_at = Clock::now();
+    co_await c.send(encoded(fcgi::make_abort_request(1)));
+    co_await c.read_until_end_request(1);
+    ended_at = Clock::now();
+  });
+  auto end = c.end_body(1);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->app_status, 0u);
+  EXPECT_LT(ended_at - aborted_at, 500ms);
+  EXPECT_LT(c.body(1).size(), 100000u);
+  EXPECT_EQ(count("abort_request"), 1u);
+}
+
+TEST_F(FakeBackendTest, AbortBeforeParamsCompleteGetsEndRequest) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1, fcgi::kKeepConn) + encoded(fcgi::make_abort_request(1)));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_TRUE(c.end_request(1));
+  EXPECT_FALSE(c.first_of(RecordType::Stdout));
+}
+
+TEST_F(FakeBackendTest, EchoReturnsTheRequestBody) {
+  start();
+  RawClient c(io);
+  std::string upload;
+  for (int i = 0; i < 300000; ++i) upload.push_back(static_cast<char>((i * 7 + i / 251) & 0xff));
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "echo=1&chunk=50000", upload));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_EQ(c.body(1).size(), upload.size());
+  EXPECT_TRUE(c.body(1) == upload);
+  const auto* stdin_entry = find("stdin_received");
+  ASSERT_TRUE(stdin_entry);
+  EXPECT_EQ(stdin_entry->detail, "bytes=300000");
+}
+
+TEST_F(FakeBackendTest, DefaultBodyListsParamsAndStdinDigest) {
+  start();
+  RawClient c(io);
+  const std::string upload = "hello, backend";
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "status=201", upload));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_EQ(c.head(1), probe::response_head(201));
+  const auto body = c.body(1);
+  EXPECT_NE(body.find("REQUEST_METHOD=POST\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("QUERY_STRING=status=201\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("STDIN-BYTES=" + std::to_string(upload.size()) + "\n"), std::string::npos);
+  EXPECT_NE(body.find("STDIN-SHA256=" + util::sha256_hex(upload) + "\n"), std::string::npos)
+      << body;
+}
+
+TEST_F(FakeBackendTest, BadQueryValueGets400) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=lots"));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_EQ(c.head(1).rfind("Status: 400", 0), 0u) << c.head(1);
+  EXPECT_NE(c.body(1).find("size"), std::string::npos) << c.body(1);
+  EXPECT_TRUE(c.end_request(1));
+}
+
+TEST_F(FakeBackendTest, StderrBytesGoToTheStderrStream) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=10&stderr=70000"));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_EQ(c.stream(1, RecordType::Stderr), std::string(70000, 'E'));
+  EXPECT_TRUE(c.stream_ended(1, RecordType::Stderr));
+  EXPECT_EQ(c.body(1), probe::pattern(0, 10));
+}
+
+TEST_F(FakeBackendTest, ChunkedPiecesArriveInOrderAndApart) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=4096&chunk=1024&delay_ms=60"));
+    co_await c.read_until_end_request(1);
+  });
+  // The head is the first STDOUT record; each body piece is its own record.
+  std::vector<const Received*> pieces;
+  bool head_seen = false;
+  for (const auto& r : c.received) {
+    if (!r.record.is(RecordType::Stdout) || r.record.content.empty()) continue;
+    if (!head_seen) {
+      head_seen = true;
+      continue;
+    }
+    pieces.push_back(&r);
+  }
+  ASSERT_EQ(pieces.size(), 4u);
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    EXPECT_EQ(pieces[i]->record.content, probe::pattern(i * 1024, 1024));
+    if (i > 0) {
+      EXPECT_GE(pieces[i]->at, pieces[i - 1]->at);
+    }
+  }
+  EXPECT_GE(pieces.back()->at - pieces.front()->at, 100ms);  // three 60 ms delays
+}
+
+TEST_F(FakeBackendTest, FirstByteDelayHoldsTheHead) {
+  start();
+  RawClient c(io);
+  Clock::time_point sent;
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    sent = Clock::now();
+    co_await c.send(request(1, "size=1&first_byte_ms=150"));
+    co_await c.read_until_end_request(1);
+  });
+  ASSERT_FALSE(c.received.empty());
+  EXPECT_GE(c.received.front().at - sent, 140ms);
+}
+
+TEST_F(FakeBackendTest, RecordsForUnknownRequestIdsAreIgnored) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(stdin_stream(9, "stray"));
+    co_await c.send(request(1, "size=5"));
+    co_await c.read_until_end_request(1);
+  });
+  EXPECT_EQ(c.body(1), probe::pattern(0, 5));
+  EXPECT_GE(count("ignored_record"), 1u);
+}
+
+TEST_F(FakeBackendTest, PeerCloseMidResponseLogsWriteError) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=16777216"));
+    co_await c.read_until([&] { return !c.body(1).empty(); });
+    error_code ignored;
+    c.socket().close(ignored);
+    // Give the backend time to hit the closed socket.
+    for (int i = 0; i < 100 && !find("write_error"); ++i) co_await sleep_for(10ms);
+  });
+  const auto* e = find("write_error");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->detail == "Broken pipe" || e->detail == "Connection reset by peer") << e->detail;
+  EXPECT_EQ(backend->requests_completed(), 0u);
+}
+
+TEST_F(FakeBackendTest, PeerEofBeforeStdinEndsDropsTheRequestAndCloses) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1) + params(1, "echo=1"));  // STDIN never ends
+    co_await sleep_for(50ms);
+    c.socket().shutdown(net::Socket::shutdown_send);
+    co_await c.read_until_closed();
+  });
+  EXPECT_TRUE(c.eof);
+  EXPECT_TRUE(c.received.empty());
+  EXPECT_EQ(count("peer_closed"), 1u);
+  EXPECT_EQ(count("request_dropped"), 1u);
+  EXPECT_EQ(backend->requests_completed(), 0u);
+}
+
+// ---------------------------------------------------------------- faults
+
+TEST_F(FakeBackendTest, FaultCloseAtParamsReceivedClosesBeforeAnyStdout) {
+  BackendConfig config;
+  config.faults.push_back(fault(BackendEvent::params_received, BackendAction::close));
+  start(config);
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1) + params(1, "size=10"));
+    co_await c.read_until_closed();
+  });
+  EXPECT_TRUE(c.eof);
+  EXPECT_FALSE(c.error) << c.error.message();
+  EXPECT_TRUE(c.received.empty());
+  const auto* f = find("fault:close");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->detail, "at=params_received");
+}
+
+TEST_F(FakeBackendTest, FaultResetAtParamsReceivedSendsRst) {
+  BackendConfig config;
+  config.faults.push_back(fault(BackendEvent::params_received, BackendAction::reset));
+  start(config);
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1) + params(1, "size=10"));
+    co_await c.read_until_closed();
+  });
+  EXPECT_EQ(c.error, asio::error::connection_reset) << c.error.message();
+  EXPECT_TRUE(c.received.empty());
+  EXPECT_EQ(count("fault:reset"), 1u);
+}
+
+TEST_F(FakeBackendTest, FaultCloseAtBodyBytesLeavesExactlyThatManyBytes) {
+  // Without chunk (65535-byte pieces) and with a chunk that doesn't divide the threshold.
+  for (const std::string query : {"size=300000", "size=300000&chunk=30000"}) {
+    SCOPED_TRACE(query);
+    io.restart();
+    BackendConfig config;
+    config.faults.push_back(fault(BackendEvent::body_bytes, BackendAction::close));
+    config.faults.back().bytes = 100000;
+    start(config);
+    RawClient c(io);
+    run([&]() -> asio::awaitable<void> {
+      co_await c.connect(backend->address());
+      co_await c.send(request(1, query));
+      co_await c.read_until_closed();
+    });
+    EXPECT_TRUE(c.eof);
+    EXPECT_FALSE(c.error) << c.error.message();
+    EXPECT_EQ(c.body(1).size(), 100000u);
+    EXPECT_EQ(c.body(1), probe::pattern(0, 100000));
+    EXPECT_FALSE(c.end_request(1));
+    EXPECT_FALSE(c.stream_ended(1, RecordType::Stdout));
+  }
+}
+
+TEST_F(FakeBackendTest, FaultAppliesOnlyToItsRequestIndex) {
+  BackendConfig config;
+  config.faults.push_back(fault(BackendEvent::headers_sent, BackendAction::close));
+  config.faults.back().request_index = 2;
+  start(config);
+  RawClient first(io), second(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await first.connect(backend->address());
+    co_await first.send(request(1, "size=10"));
+    co_await first.read_until_closed();
+    co_await second.connect(backend->address());
+    co_await second.send(request(1, "size=10"));
+    co_await second.read_until_closed();
+  });
+  EXPECT_TRUE(first.end_request(1));
+  EXPECT_EQ(first.body(1), probe::pattern(0, 10));
+  EXPECT_FALSE(second.end_request(1));
+  EXPECT_EQ(second.head(1), probe::response_head(200));  // closed right after the head
+  EXPECT_TRUE(second.body(1).empty());
+}
+
+TEST_F(FakeBackendTest, DelayedFaultActsWhileTheResponseGoesOn) {
+  BackendConfig config;
+  config.faults.push_back(fault(BackendEvent::headers_sent, BackendAction::close));
+  config.faults.back().delay_ms = 150;
+  start(config);
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=100000&chunk=1000&delay_ms=20"));
+    co_await c.read_until_closed();
+  });
+  EXPECT_TRUE(c.eof);
+  EXPECT_GT(c.body(1).size(), 0u);
+  EXPECT_LT(c.body(1).size(), 100000u);
+  EXPECT_FALSE(c.end_request(1));
+}
+
+TEST_F(FakeBackendTest, FiniteStallDelaysTheResponse) {
+  BackendConfig config;
+  config.faults.push_back(fault(BackendEvent::headers_sent, BackendAction::stall));
+  config.faults.back().stall_ms = 200;
+  start(config);
+  RawClient c(io);
+  Clock::time_point head_at{}, end_at{};
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=10"));
+    co_await c.read_until([&] { return !c.head(1).empty(); });
+    head_at = Clock::now();
+    co_await c.read_until_end_request(1);
+    end_at = Clock::now();
+  });
+  EXPECT_EQ(c.body(1), probe::pattern(0, 10));
+  EXPECT_GE(end_at - head_at, 180ms);
+  EXPECT_EQ(count("fault:stall"), 1u);
+}
+
+TEST_F(FakeBackendTest, StallUntilStoppedThenStopEndsEverything) {
+  BackendConfig config;
+  config.faults.push_back(fault(BackendEvent::params_received, BackendAction::stall));
+  start(config);
+  RawClient c(io);
+  bool stdout_before_stop = true;
+  Clock::time_point stopped_at{}, closed_at{};
+  const auto t0 = Clock::now();
+  // Not via run(): the test stops the backend itself and io.run_for must return on its own.
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await c.connect(backend->address());
+        co_await c.send(request(1, "size=10"));
+        co_await c.read_until_closed();
+        closed_at = Clock::now();
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await sleep_for(300ms);
+        stdout_before_stop = c.first_of(RecordType::Stdout) != nullptr;
+        stopped_at = Clock::now();
+        backend->stop();
+      },
+      asio::detached);
+  io.run_for(10s);
+  EXPECT_LT(Clock::now() - t0, 2s) << "io.run_for did not return after stop()";
+  EXPECT_FALSE(stdout_before_stop);
+  EXPECT_TRUE(c.ended());
+  EXPECT_GE(closed_at, stopped_at);
+  EXPECT_EQ(count("fault:stall"), 1u);
+}
+
+// ---------------------------------------------------------------- transport and lifetime
+
+TEST_F(FakeBackendTest, UnixSocketTransportWorksAndFileIsRemovedOnStop) {
+  const std::string path = "/tmp/fh-fake-backend-test-" + std::to_string(::getpid()) + ".sock";
+  BackendConfig config;
+  config.listen = net::Address::unix_socket(path);
+  start(config);
+  EXPECT_EQ(backend->address().path, path);
+  EXPECT_TRUE(std::filesystem::exists(path));
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(request(1, "size=100000"));
+    co_await c.read_until_end_request(1);
+    co_await c.read_until_closed();
+  });
+  EXPECT_EQ(c.body(1), probe::pattern(0, 100000));
+  EXPECT_TRUE(c.eof);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(FakeBackendTest, StopReturnsRunPromptlyWithAConnectionOpen) {
+  start();
+  RawClient c(io);
+  const auto t0 = Clock::now();
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await c.connect(backend->address());
+        // A slow response in flight and a reader waiting: both must end on stop().
+        co_await c.send(request(1, "size=100000&chunk=10&delay_ms=1000", {}, fcgi::kKeepConn));
+        co_await c.read_until_closed();
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await sleep_for(100ms);
+        backend->stop();
+        backend->stop();  // idempotent
+      },
+      asio::detached);
+  io.run_for(10s);
+  EXPECT_LT(Clock::now() - t0, 2s);
+  EXPECT_TRUE(c.ended());
+  EXPECT_EQ(count("connection_closed"), 1u);
+}
+
+TEST_F(FakeBackendTest, DestructorStopsWithoutRunningAgain) {
+  start();
+  RawClient c(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await c.connect(backend->address());
+        co_await c.send(request(1, "size=100&first_byte_ms=5000"));
+        co_await c.read_until_closed();
+      },
+      asio::detached);
+  io.run_for(100ms);
+  backend.reset();  // frames still suspended in io must not touch freed state
+  io.run_for(1s);
+  EXPECT_TRUE(c.ended());
+}
+
+}  // namespace
+}  // namespace fh::fake
