@@ -17,7 +17,9 @@
 
 #include "client/http_client.hpp"
 #include "codec/fcgi.hpp"
+#include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/cgi.hpp"
+#include "probe/probe_contract.hpp"
 #include "util/sha256.hpp"
 
 namespace {
@@ -608,5 +610,142 @@ TEST(fake_gateway, StopEndsEveryCoroutine) {
   EXPECT_NE(x.outcome, Outcome::pending) << x.summary();
   gateway.reset();
 }
+
+// ---------------------------------------------------------------- end to end, fake backend
+
+namespace e2e {
+
+// Client -> fake gateway -> fake backend (probe contract), all on one io_context.
+struct Chain {
+  explicit Chain(fh::fake::BackendConfig backend_config = {}, GatewayConfig config = {}) {
+    backend = std::make_unique<fh::fake::FakeBackend>(io, std::move(backend_config));
+    backend->start();
+    config.backend = backend->address();
+    gateway = std::make_unique<FakeGateway>(io, std::move(config));
+    gateway->start();
+  }
+  ~Chain() {
+    gateway->stop();
+    backend->stop();
+    io.run_for(200ms);
+  }
+
+  Exchange run(RequestSpec spec, std::chrono::milliseconds limit = 30s) {
+    Exchange x;
+    bool done = false;
+    asio::co_spawn(io, fh::client::exchange(gateway->address(), std::move(spec), x),
+                   [&](std::exception_ptr) { done = true; });
+    const auto deadline = Clock::now() + limit;
+    while (!done && Clock::now() < deadline) io.run_one_for(50ms);
+    EXPECT_TRUE(done) << "exchange did not end: " << x.summary();
+    return x;
+  }
+
+  asio::io_context io;
+  std::unique_ptr<fh::fake::FakeBackend> backend;
+  std::unique_ptr<FakeGateway> gateway;
+};
+
+TEST(fake_gateway_e2e, SixteenMebibytesThroughFakeBackend) {
+  constexpr std::uint64_t kSize = 16u << 20;
+  Chain chain;
+  auto x = chain.run(get("/probe?size=" + std::to_string(kSize) + "&chunk=65536"));
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.status, 200);
+  EXPECT_EQ(x.framing, Framing::chunked);
+  EXPECT_EQ(x.body_bytes, kSize);
+  EXPECT_EQ(x.body_sha256, fh::probe::pattern_sha256(kSize));
+}
+
+TEST(fake_gateway_e2e, EchoesPostBody) {
+  const std::string body = random_body(200000);
+  Chain chain;
+  auto x = chain.run(post("/probe?echo=1", body));
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.body_sha256, fh::util::sha256_hex(body));
+  auto chunked = chain.run(post("/probe?echo=1", body, true));
+  EXPECT_EQ(chunked.outcome, Outcome::complete) << chunked.summary();
+  EXPECT_EQ(chunked.body_sha256, fh::util::sha256_hex(body));
+}
+
+TEST(fake_gateway_e2e, ListingShowsCgiParams) {
+  Chain chain;
+  auto spec = get("/probe/list?mode=x");
+  spec.headers = {{"X-Foo", "bar"}};
+  auto x = chain.run(spec);
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_NE(x.body_prefix.find("REQUEST_METHOD=GET\n"), std::string::npos) << x.body_prefix;
+  EXPECT_NE(x.body_prefix.find("QUERY_STRING=mode=x\n"), std::string::npos) << x.body_prefix;
+  EXPECT_NE(x.body_prefix.find("HTTP_X_FOO=bar\n"), std::string::npos) << x.body_prefix;
+  EXPECT_NE(x.body_prefix.find("STDIN-BYTES=0\n"), std::string::npos) << x.body_prefix;
+}
+
+TEST(fake_gateway_e2e, StatusFromQuery) {
+  Chain chain;
+  auto x = chain.run(get("/probe?status=418&size=3"));
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.status, 418);
+  EXPECT_EQ(x.body_prefix, "012");
+}
+
+TEST(fake_gateway_e2e, FaultCloseMidBodyTruncates) {
+  fh::fake::BackendConfig backend_config;
+  backend_config.faults.push_back(fh::fake::BackendFault{.at = fh::fake::BackendEvent::body_bytes,
+                                                         .bytes = 100000,
+                                                         .delay_ms = 0,
+                                                         .action = fh::fake::BackendAction::close,
+                                                         .stall_ms = 0,
+                                                         .request_index = std::nullopt});
+  Chain chain(backend_config);
+  auto x = chain.run(get("/probe?size=1000000"));
+  EXPECT_EQ(x.outcome, Outcome::truncated) << x.summary();
+  EXPECT_EQ(x.body_bytes, 100000u);
+}
+
+TEST(fake_gateway_e2e, FaultResetAfterParamsIs502) {
+  fh::fake::BackendConfig backend_config;
+  backend_config.faults.push_back(
+      fh::fake::BackendFault{.at = fh::fake::BackendEvent::params_received,
+                             .bytes = 0,
+                             .delay_ms = 0,
+                             .action = fh::fake::BackendAction::reset,
+                             .stall_ms = 0,
+                             .request_index = std::nullopt});
+  Chain chain(backend_config);
+  auto x = chain.run(get("/probe?size=10"));
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.status, 502);
+}
+
+TEST(fake_gateway_e2e, FaultStallBeforeHeadIs504) {
+  fh::fake::BackendConfig backend_config;
+  backend_config.faults.push_back(
+      fh::fake::BackendFault{.at = fh::fake::BackendEvent::params_received,
+                             .bytes = 0,
+                             .delay_ms = 0,
+                             .action = fh::fake::BackendAction::stall,
+                             .stall_ms = 0,
+                             .request_index = std::nullopt});
+  GatewayConfig config;
+  config.backend_timeout_ms = 200;
+  Chain chain(backend_config, config);
+  auto x = chain.run(get("/probe?size=10"));
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.status, 504);
+}
+
+TEST(fake_gateway_e2e, UnixSocketsBothSides) {
+  const std::string dir = ::testing::TempDir();
+  fh::fake::BackendConfig backend_config;
+  backend_config.listen = fh::net::Address::unix_socket(dir + "fh-gw-test-backend.sock");
+  GatewayConfig config;
+  config.listen = fh::net::Address::unix_socket(dir + "fh-gw-test-gateway.sock");
+  Chain chain(backend_config, config);
+  auto x = chain.run(get("/probe?size=5000"));
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.body_sha256, fh::probe::pattern_sha256(5000));
+}
+
+}  // namespace e2e
 
 }  // namespace
