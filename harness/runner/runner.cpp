@@ -115,7 +115,10 @@ RunResult run_scenario(const scenario::Scenario& s) {
     const auto deadline = started + std::chrono::milliseconds(s.deadline_ms);
     while (remaining > 0 && !harness_failure && !io.stopped() && Clock::now() < deadline)
       io.run_one_until(deadline);
-    const auto snapshot = exchanges;  // what had arrived when the deadline hit
+    // What had arrived when the deadline hit; requests unfinished by then are hung, whatever
+    // the teardown below makes of them.
+    const auto snapshot = exchanges;
+    const auto finished_in_time = finished;
 
     // Teardown: cancel the client, close both fakes, let every coroutine finish.
     for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
@@ -130,7 +133,7 @@ RunResult run_scenario(const scenario::Scenario& s) {
       RequestResult r;
       r.name = s.requests[i].name;
       r.exchange = snapshot[i];
-      r.hung = !finished[i];
+      r.hung = !finished_in_time[i];
       auto v = judge(s.requests[i], r.exchange, r.hung, s.deadline_ms);
       r.verdict = v.verdict;
       r.reason = v.reason;

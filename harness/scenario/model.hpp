@@ -45,7 +45,8 @@ struct Expectation {
   Verdict grade = Verdict::pass;
   std::string because;                         // why this grade, shown in the verdict reason
   std::vector<int> status;                     // any of these
-  std::optional<std::string> outcome;          // client::outcome_name() values, or "hung"
+  std::optional<std::string> outcome;          // client::outcome_name() values, or "hung";
+                                               // unset means "complete"
   bool body_as_probe = false;                  // the body the probe contract promises
   std::optional<std::uint64_t> body_bytes;
   std::optional<std::string> body_sha256;
