@@ -32,7 +32,8 @@ BENCHMARK(BM_DecodeStdout16MiB)->Arg(1 << 20)->Arg(64 << 10)->Arg(4 << 10);
 void BM_EncodeStdout16MiB(benchmark::State& state) {
   const std::string body(16 << 20, 'x');
   for (auto _ : state) {
-    auto bytes = fh::fcgi::encode_all(fh::fcgi::make_stream(fh::fcgi::RecordType::Stdout, 1, body, true));
+    auto bytes =
+        fh::fcgi::encode_all(fh::fcgi::make_stream(fh::fcgi::RecordType::Stdout, 1, body, true));
     benchmark::DoNotOptimize(bytes.data());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));

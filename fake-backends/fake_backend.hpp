@@ -39,10 +39,10 @@ enum class BackendAction {
 
 struct BackendFault {
   BackendEvent at = BackendEvent::params_received;
-  std::uint64_t bytes = 0;                // for body_bytes
-  std::uint32_t delay_ms = 0;             // wait this long after the event, then act
+  std::uint64_t bytes = 0;     // for body_bytes
+  std::uint32_t delay_ms = 0;  // wait this long after the event, then act
   BackendAction action = BackendAction::close;
-  std::uint32_t stall_ms = 0;             // for stall; 0 = until the backend stops
+  std::uint32_t stall_ms = 0;  // for stall; 0 = until the backend stops
   /// 1-based index of the request (in arrival order across connections) the fault applies
   /// to; nullopt applies it to every request. For `accepted` (no request yet) it is the
   /// connection's 1-based accept order.
@@ -62,10 +62,10 @@ struct BackendLogEntry {
   Clock::time_point at;
   std::uint32_t connection = 0;  // 1-based accept order
   std::uint16_t request_id = 0;  // 0 for connection-level entries
-  std::string what;              // "accepted", "begin_request", "params_received", "stdin_received",
-                                 // "headers_sent", "end_request_sent", "fault:close", "peer_closed",
-                                 // "abort_request", "get_values", "unknown_type_sent", ...
-  std::string detail;            // free text: flags, byte counts, errors
+  std::string what;    // "accepted", "begin_request", "params_received", "stdin_received",
+                       // "headers_sent", "end_request_sent", "fault:close", "peer_closed",
+                       // "abort_request", "get_values", "unknown_type_sent", ...
+  std::string detail;  // free text: flags, byte counts, errors
 };
 
 class FakeBackend {

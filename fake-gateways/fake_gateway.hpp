@@ -20,7 +20,7 @@ namespace fh::fake {
 
 struct GatewayConfig {
   net::Address listen = net::Address::tcp("127.0.0.1", 0);
-  net::Address backend;                      // the FastCGI backend to forward to
+  net::Address backend;  // the FastCGI backend to forward to
   std::uint32_t backend_connect_timeout_ms = 2000;
   std::uint32_t backend_timeout_ms = 5000;   // max silence while waiting for backend output
   bool keep_conn = false;                    // FCGI_KEEP_CONN (connections are not reused yet)
@@ -45,9 +45,9 @@ class FakeGateway {
   FakeGateway(const FakeGateway&) = delete;
   FakeGateway& operator=(const FakeGateway&) = delete;
 
-  void start();                   // binds and accepts; throws system_error on failure
-  net::Address address() const;   // valid after start()
-  void stop();                    // closes everything, cancels timers; idempotent
+  void start();                  // binds and accepts; throws system_error on failure
+  net::Address address() const;  // valid after start()
+  void stop();                   // closes everything, cancels timers; idempotent
   const std::vector<GatewayLogEntry>& log() const;
 
  private:

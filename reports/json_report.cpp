@@ -10,7 +10,9 @@ using scenario::Verdict;
 
 namespace {
 
-json optional_ms(const std::optional<double>& ms) { return ms ? json(*ms) : json(nullptr); }
+json optional_ms(const std::optional<double>& ms) {
+  return ms ? json(*ms) : json(nullptr);
+}
 
 json request_json(const runner::RequestResult& r) {
   const auto& x = r.exchange;
@@ -29,8 +31,8 @@ json request_json(const runner::RequestResult& r) {
 
 json counts_json(const std::map<Verdict, std::uint64_t>& counts) {
   json out = json::object();
-  for (auto v : {Verdict::pass, Verdict::non_strict, Verdict::informational, Verdict::fail, Verdict::error,
-                 Verdict::skip}) {
+  for (auto v : {Verdict::pass, Verdict::non_strict, Verdict::informational, Verdict::fail,
+                 Verdict::error, Verdict::skip}) {
     auto it = counts.find(v);
     out[std::string(scenario::verdict_name(v))] = it == counts.end() ? 0 : it->second;
   }
@@ -42,12 +44,9 @@ json counts_json(const std::map<Verdict, std::uint64_t>& counts) {
 json to_json(const runner::SuiteReport& suite) {
   json rows = json::array();
   for (const auto& s : suite.scenarios) {
-    json row{{"id", s.scenario.id},
-             {"file", s.scenario.file},
-             {"title", s.scenario.title},
-             {"verdict", scenario::verdict_name(s.verdict)},
-             {"reason", s.reason},
-             {"duration_ms", s.duration_ms}};
+    json row{{"id", s.scenario.id},       {"file", s.scenario.file},
+             {"title", s.scenario.title}, {"verdict", scenario::verdict_name(s.verdict)},
+             {"reason", s.reason},        {"duration_ms", s.duration_ms}};
     if (!s.scenario.variant.empty()) row["variant"] = s.scenario.variant;
     if (suite.repeat > 1) {
       row["runs"] = s.runs.size();

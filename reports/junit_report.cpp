@@ -15,11 +15,21 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (unsigned char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') break;
         out += static_cast<char>(c);
@@ -36,7 +46,9 @@ std::string seconds(double ms) {
   return o.str();
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 
 /// "scenarios/faults/x.yaml" -> "scenarios.faults": CI tools group test cases by class.
 std::string class_name(const std::string& file) {
@@ -56,16 +68,17 @@ std::string to_junit_xml(const runner::SuiteReport& suite) {
   };
   std::ostringstream o;
   const auto attrs = " tests=\"" + std::to_string(suite.scenarios.size()) + "\" failures=\"" +
-                     std::to_string(count(Verdict::fail)) + "\" errors=\"" + std::to_string(count(Verdict::error)) +
-                     "\" skipped=\"" + std::to_string(count(Verdict::skip)) + "\" time=\"" +
+                     std::to_string(count(Verdict::fail)) + "\" errors=\"" +
+                     std::to_string(count(Verdict::error)) + "\" skipped=\"" +
+                     std::to_string(count(Verdict::skip)) + "\" time=\"" +
                      seconds(suite.duration_ms) + "\"";
   o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   o << "<testsuites name=\"fcgi-harness\"" << attrs << ">\n";
   o << "  <testsuite name=\"fcgi-harness\"" << attrs << ">\n";
   for (const auto& s : suite.scenarios) {
     o << "    <testcase classname=\"" << xml_escape(class_name(s.scenario.file)) << "\" name=\""
-      << xml_escape(s.scenario.display_name()) << "\" file=\"" << xml_escape(s.scenario.file) << "\" time=\""
-      << seconds(s.duration_ms) << "\">\n";
+      << xml_escape(s.scenario.display_name()) << "\" file=\"" << xml_escape(s.scenario.file)
+      << "\" time=\"" << seconds(s.duration_ms) << "\">\n";
     const auto verdict = std::string(scenario::verdict_name(s.verdict));
     if (s.verdict == Verdict::fail)
       o << "      <failure type=\"FAIL\" message=\"" << xml_escape(first_line(s.reason)) << "\">"

@@ -40,7 +40,8 @@ std::string slurp(const std::filesystem::path& p) {
 }
 
 std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("fh-cli-" + std::to_string(::getpid()) + "-" + name);
+  return std::filesystem::temp_directory_path() /
+         ("fh-cli-" + std::to_string(::getpid()) + "-" + name);
 }
 
 }  // namespace
@@ -63,7 +64,8 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(cli("run --repeat 0 tests/data/pass-and-skip.yaml").exit_code, 2);
   auto missing = cli("run no/such/folder");
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_NE(missing.output.find("no/such/folder: no such file or folder"), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find("no/such/folder: no such file or folder"), std::string::npos)
+      << missing.output;
   auto nothing = cli("run tests/data/pass-and-skip.yaml --filter 'zzz*'");
   EXPECT_EQ(nothing.exit_code, 2);
   EXPECT_NE(nothing.output.find("no scenario matches"), std::string::npos) << nothing.output;
@@ -72,7 +74,8 @@ TEST(Cli, UsageErrorsExitTwo) {
 TEST(Cli, MisspeltKeyExitsTwoNamingFileLineAndRunsNothing) {
   auto r = cli("run tests/data/misspelt-key.yaml tests/data/pass-and-skip.yaml");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("tests/data/misspelt-key.yaml:5:5: request: unknown key 'expcet' (did you mean 'expect'?)"),
+  EXPECT_NE(r.output.find("tests/data/misspelt-key.yaml:5:5: request: unknown key 'expcet' (did "
+                          "you mean 'expect'?)"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("nothing was run"), std::string::npos);
@@ -84,7 +87,8 @@ TEST(Cli, UnmetExpectationIsFailWithExpectedVersusActualAndExitOne) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("FAIL          unmet-expectation"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("actual:   200 complete"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("expected: [PASS] status=404 body_bytes=999"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("expected: [PASS] status=404 body_bytes=999"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("1 scenario(s): 1 FAIL"), std::string::npos) << r.output;
 }
 
@@ -108,11 +112,16 @@ TEST(Cli, PassAndSkipExitZeroWithSummary) {
 TEST(Cli, RepeatReportsCountsAndIntervalInJsonAndJunit) {
   const auto json = temp_file("out.json");
   const auto junit = temp_file("out.xml");
-  auto r = cli("run tests/data/pass-and-skip.yaml tests/data/unmet-expectation.yaml --repeat 5 --json '" +
-               json.string() + "' --junit '" + junit.string() + "'");
+  auto r = cli(
+      "run tests/data/pass-and-skip.yaml tests/data/unmet-expectation.yaml --repeat 5 --json '" +
+      json.string() + "' --junit '" + junit.string() + "'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("5 runs: 5 PASS; failure rate 0.00 (95% CI 0.00-0.43)"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("5 runs: 5 FAIL; failure rate 1.00 (95% CI 0.57-1.00)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("5 runs: 5 PASS; failure rate 0.00 (95% CI 0.00-0.43)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("5 runs: 5 FAIL; failure rate 1.00 (95% CI 0.57-1.00)"),
+            std::string::npos)
+      << r.output;
   const auto j = slurp(json);
   EXPECT_NE(j.find("\"runs\": 5"), std::string::npos) << j;
   EXPECT_NE(j.find("\"verdict_counts\""), std::string::npos);
@@ -120,7 +129,8 @@ TEST(Cli, RepeatReportsCountsAndIntervalInJsonAndJunit) {
   EXPECT_NE(j.find("\"rate_ci95\""), std::string::npos);
   EXPECT_NE(j.find("\"variant\": \"plain\""), std::string::npos);
   const auto x = slurp(junit);
-  EXPECT_NE(x.find("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), std::string::npos) << x;
+  EXPECT_NE(x.find("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), std::string::npos)
+      << x;
   std::filesystem::remove(json);
   std::filesystem::remove(junit);
 }
@@ -129,13 +139,15 @@ TEST(Cli, ListShowsIdsVariantsAndTitles) {
   auto r = cli("list tests/data/pass-and-skip.yaml tests/data/hang.yaml");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("pass-and-skip[plain]"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("A stalled backend outlives the scenario's deadline"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("A stalled backend outlives the scenario's deadline"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("3 scenario(s)"), std::string::npos) << r.output;
 }
 
 TEST(Cli, HangIsFailNotAHungHarness) {
   auto r = cli("run tests/data/hang.yaml");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("hung: still awaiting response head at the 700 ms deadline"), std::string::npos)
+  EXPECT_NE(r.output.find("hung: still awaiting response head at the 700 ms deadline"),
+            std::string::npos)
       << r.output;
 }

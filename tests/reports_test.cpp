@@ -9,10 +9,11 @@ using scenario::Verdict;
 
 namespace {
 
-runner::ScenarioReport report(const std::string& file, const std::string& variant, Verdict v, std::string reason,
-                              int runs = 1) {
+runner::ScenarioReport report(const std::string& file, const std::string& variant, Verdict v,
+                              std::string reason, int runs = 1) {
   runner::ScenarioReport r;
-  r.scenario = scenario::load_text("title: T <&>\ndescription: d\nrequests: [{}]\nexpect: [{grade: PASS}]\n", file)[0];
+  r.scenario = scenario::load_text(
+      "title: T <&>\ndescription: d\nrequests: [{}]\nexpect: [{grade: PASS}]\n", file)[0];
   r.scenario.variant = variant;
   r.verdict = v;
   r.reason = std::move(reason);
@@ -88,23 +89,28 @@ TEST(JsonReport, RepeatAddsCountsRateAndInterval) {
 }
 
 TEST(JunitReport, CountsFailuresErrorsSkipsAndEscapes) {
-  auto suite = suite_of({report("scenarios/basic/a.yaml", "", Verdict::pass, "ok"),
-                         report("scenarios/faults/b.yaml", "", Verdict::fail, "expected <502> & got \"200\"\x01"),
-                         report("scenarios/faults/c.yaml", "", Verdict::error, "setup"),
-                         report("scenarios/faults/d.yaml", "", Verdict::skip, "needs nginx"),
-                         report("scenarios/faults/e.yaml", "", Verdict::non_strict, "tolerated")},
-                        1);
+  auto suite = suite_of(
+      {report("scenarios/basic/a.yaml", "", Verdict::pass, "ok"),
+       report("scenarios/faults/b.yaml", "", Verdict::fail, "expected <502> & got \"200\"\x01"),
+       report("scenarios/faults/c.yaml", "", Verdict::error, "setup"),
+       report("scenarios/faults/d.yaml", "", Verdict::skip, "needs nginx"),
+       report("scenarios/faults/e.yaml", "", Verdict::non_strict, "tolerated")},
+      1);
   const auto xml = reports::to_junit_xml(suite);
   EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 0), 0u);
-  EXPECT_NE(xml.find("<testsuites name=\"fcgi-harness\" tests=\"5\" failures=\"1\" errors=\"1\" skipped=\"1\""),
+  EXPECT_NE(xml.find("<testsuites name=\"fcgi-harness\" tests=\"5\" failures=\"1\" errors=\"1\" "
+                     "skipped=\"1\""),
             std::string::npos)
       << xml;
   EXPECT_NE(xml.find("classname=\"scenarios.faults\" name=\"b\""), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<failure type=\"FAIL\" message=\"expected &lt;502&gt; &amp; got &quot;200&quot;\">"),
-            std::string::npos)
+  EXPECT_NE(
+      xml.find(
+          "<failure type=\"FAIL\" message=\"expected &lt;502&gt; &amp; got &quot;200&quot;\">"),
+      std::string::npos)
       << xml;
   EXPECT_EQ(xml.find('\x01'), std::string::npos);
   EXPECT_NE(xml.find("<error type=\"ERROR\" message=\"setup\">"), std::string::npos);
   EXPECT_NE(xml.find("<skipped message=\"needs nginx\"/>"), std::string::npos);
-  EXPECT_NE(xml.find("verdict: NON-STRICT"), std::string::npos);  // graded passes keep their grade visible
+  EXPECT_NE(xml.find("verdict: NON-STRICT"),
+            std::string::npos);  // graded passes keep their grade visible
 }

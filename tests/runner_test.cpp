@@ -16,7 +16,9 @@ scenario::Scenario from_file(const std::string& relative) {
   return scenario::load_file(std::string(FH_SOURCE_DIR) + "/" + relative).at(0);
 }
 
-scenario::Scenario from_text(const std::string& yaml) { return scenario::load_text(yaml, "inline.yaml").at(0); }
+scenario::Scenario from_text(const std::string& yaml) {
+  return scenario::load_text(yaml, "inline.yaml").at(0);
+}
 
 }  // namespace
 
@@ -44,8 +46,10 @@ expect:
 TEST(Runner, UnmetExpectationIsFailWithExpectedVersusActual) {
   auto result = runner::run_scenario(from_file("tests/data/unmet-expectation.yaml"));
   EXPECT_EQ(result.verdict, Verdict::fail);
-  EXPECT_NE(result.reason.find("status: expected 404, got 200"), std::string::npos) << result.reason;
-  EXPECT_NE(result.reason.find("body_bytes: expected 999, got 1000"), std::string::npos) << result.reason;
+  EXPECT_NE(result.reason.find("status: expected 404, got 200"), std::string::npos)
+      << result.reason;
+  EXPECT_NE(result.reason.find("body_bytes: expected 999, got 1000"), std::string::npos)
+      << result.reason;
 }
 
 TEST(Runner, HangIsBoundedByTheDeadlineAndNamesWhatWasAwaited) {
@@ -55,14 +59,16 @@ TEST(Runner, HangIsBoundedByTheDeadlineAndNamesWhatWasAwaited) {
   EXPECT_EQ(result.verdict, Verdict::fail);
   ASSERT_EQ(result.requests.size(), 1u);
   EXPECT_TRUE(result.requests[0].hung);
-  EXPECT_NE(result.reason.find("hung: still awaiting response head at the 700 ms deadline"), std::string::npos)
+  EXPECT_NE(result.reason.find("hung: still awaiting response head at the 700 ms deadline"),
+            std::string::npos)
       << result.reason;
   // Bounded: the 700 ms deadline plus teardown, far below the gateway's 60 s timeout.
   EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
 TEST(Runner, SkipRunsNothing) {
-  auto s = from_text("title: t\ndescription: d\nskip: needs nginx\nrequests: [{}]\nexpect: [{grade: PASS}]\n");
+  auto s = from_text(
+      "title: t\ndescription: d\nskip: needs nginx\nrequests: [{}]\nexpect: [{grade: PASS}]\n");
   auto result = runner::run_scenario(s);
   EXPECT_EQ(result.verdict, Verdict::skip);
   EXPECT_EQ(result.reason, "needs nginx");
@@ -84,13 +90,15 @@ expect:
 )"));
   EXPECT_EQ(result.verdict, Verdict::non_strict) << result.reason;
   ASSERT_EQ(result.requests.size(), 3u);
-  for (const auto& r : result.requests) EXPECT_EQ(r.exchange.outcome, client::Outcome::complete) << r.name;
+  for (const auto& r : result.requests)
+    EXPECT_EQ(r.exchange.outcome, client::Outcome::complete) << r.name;
   EXPECT_NE(result.reason.find("request odd"), std::string::npos);
 }
 
 TEST(Runner, SetupFailureIsError) {
-  auto s = from_text("title: t\ndescription: d\ntopology: {backend: {transport: unix}}\nrequests: [{}]\n"
-                     "expect: [{grade: PASS}]\n");
+  auto s = from_text(
+      "title: t\ndescription: d\ntopology: {backend: {transport: unix}}\nrequests: [{}]\n"
+      "expect: [{grade: PASS}]\n");
   // A unix socket path longer than sun_path cannot be bound: the harness reports ERROR.
   setenv("TMPDIR", ("/tmp/" + std::string(120, 'x')).c_str(), 1);
   std::filesystem::create_directories("/tmp/" + std::string(120, 'x'));

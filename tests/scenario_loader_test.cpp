@@ -154,35 +154,46 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
   };
   const std::string head = "title: t\ndescription: d\n";
   const std::vector<Case> cases = {
-      {head + "deadline_ms: soon\nrequests: [{probe: {size: 1}}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:14",
-       "non-negative integer"},
-      {head + "requests: [{probe: {size: lots}}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:27", "size in bytes"},
-      {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: GREAT}]\n", "s.yaml:4:18", "one of PASS"},
-      {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: PASS, outcome: fine}]\n", "s.yaml:4:33",
-       "complete"},
-      {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: PASS, status: 42}]\n", "s.yaml:4:32", "100..999"},
-      {head + "topology: {backend: {transport: pipe}}\nrequests: [{probe: {size: 1}}]\nexpect: [{grade: PASS}]\n",
+      {head + "deadline_ms: soon\nrequests: [{probe: {size: 1}}]\nexpect: [{grade: PASS}]\n",
+       "s.yaml:3:14", "non-negative integer"},
+      {head + "requests: [{probe: {size: lots}}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:27",
+       "size in bytes"},
+      {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: GREAT}]\n", "s.yaml:4:18",
+       "one of PASS"},
+      {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: PASS, outcome: fine}]\n",
+       "s.yaml:4:33", "complete"},
+      {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: PASS, status: 42}]\n",
+       "s.yaml:4:32", "100..999"},
+      {head + "topology: {backend: {transport: pipe}}\nrequests: [{probe: {size: 1}}]\nexpect: "
+              "[{grade: PASS}]\n",
        "s.yaml:3:33", "tcp, unix"},
-      {head + "topology: {backend: {kind: php-fpm}}\nrequests: [{probe: {size: 1}}]\nexpect: [{grade: PASS}]\n",
+      {head + "topology: {backend: {kind: php-fpm}}\nrequests: [{probe: {size: 1}}]\nexpect: "
+              "[{grade: PASS}]\n",
        "s.yaml:3:28", "fake"},
-      {head + "topology: {backend: {faults: [{at: never, do: close}]}}\nrequests: [{probe: {size: 1}}]\n"
+      {head + "topology: {backend: {faults: [{at: never, do: close}]}}\nrequests: [{probe: {size: "
+              "1}}]\n"
               "expect: [{grade: PASS}]\n",
        "s.yaml:3:36", "params_received"},
       {head + "requests: [{probe: {size: 1}}]\n", "s.yaml:3:1", "no expectations"},
       {head + "requests: []\nexpect: [{grade: PASS}]\n", "s.yaml:3:11", "non-empty list"},
-      {head + "requests: [{probe: {size: 1, echo: true}}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:20",
-       "exclude each other"},
-      {head + "requests: [{path: nope}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:19", "absolute path"},
-      {head + "requests: [{name: a}, {name: a}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:23", "two requests"},
+      {head + "requests: [{probe: {size: 1, echo: true}}]\nexpect: [{grade: PASS}]\n",
+       "s.yaml:3:20", "exclude each other"},
+      {head + "requests: [{path: nope}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:19",
+       "absolute path"},
+      {head + "requests: [{name: a}, {name: a}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:23",
+       "two requests"},
       {head + "requests: [{query: \"size=x\"}]\nexpect: [{grade: PASS}]\n", "s.yaml:3:20", "size"},
-      {"description: d\nrequests: [{}]\nexpect: [{grade: PASS}]\n", "s.yaml:1:1", "missing required key 'title'"},
+      {"description: d\nrequests: [{}]\nexpect: [{grade: PASS}]\n", "s.yaml:1:1",
+       "missing required key 'title'"},
       {head + "requests: [{probe: {size: 1}}\n", "s.yaml:", "YAML syntax"},
       {"- a\n- b\n", "s.yaml:1:1", "must be a mapping"},
   };
   for (const auto& c : cases) {
     const auto message = load_error(c.yaml);
-    EXPECT_NE(message.find(c.where), std::string::npos) << "yaml:\n" << c.yaml << "message: " << message;
-    EXPECT_NE(message.find(c.what), std::string::npos) << "yaml:\n" << c.yaml << "message: " << message;
+    EXPECT_NE(message.find(c.where), std::string::npos) << "yaml:\n"
+                                                        << c.yaml << "message: " << message;
+    EXPECT_NE(message.find(c.what), std::string::npos) << "yaml:\n"
+                                                       << c.yaml << "message: " << message;
   }
 }
 
@@ -206,7 +217,8 @@ expect:
   - grade: PASS
 )";
   const auto message = load_error(yaml);
-  EXPECT_NE(message.find("s.yaml:13:28: backend: unknown key 'transprot'"), std::string::npos) << message;
+  EXPECT_NE(message.find("s.yaml:13:28: backend: unknown key 'transprot'"), std::string::npos)
+      << message;
 
   std::string good = yaml.substr(0, yaml.find("  broken:")) + yaml.substr(yaml.find("requests:"));
   auto scenarios = load_text(good, "v.yaml");
@@ -252,8 +264,8 @@ TEST(Suite, DiscoveryReportsMissingPathsAndDuplicates) {
   }
   std::ofstream(dir / "notes.txt") << "not a scenario";
   std::vector<std::string> errors;
-  auto files = fh::runner::find_scenario_files({dir.string(), (dir / "missing").string(), (dir / "notes.txt").string()},
-                                               errors);
+  auto files = fh::runner::find_scenario_files(
+      {dir.string(), (dir / "missing").string(), (dir / "notes.txt").string()}, errors);
   EXPECT_EQ(files.size(), 2u);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].find("no such file or folder"), std::string::npos);

@@ -13,8 +13,9 @@ using fh::scenario::Verdict;
 namespace {
 
 scenario::RequestDef request_with(const std::string& request_yaml, const std::string& expect_yaml) {
-  auto s = scenario::load_text("title: t\ndescription: d\nrequests:\n  - " + request_yaml + "\nexpect:\n" + expect_yaml,
-                               "v.yaml");
+  auto s = scenario::load_text(
+      "title: t\ndescription: d\nrequests:\n  - " + request_yaml + "\nexpect:\n" + expect_yaml,
+      "v.yaml");
   return s.at(0).requests.at(0);
 }
 
@@ -35,9 +36,10 @@ client::Exchange complete(int status, const std::string& body) {
 }  // namespace
 
 TEST(Verdict, FirstMatchingExpectationGivesTheGrade) {
-  auto req = request_with("probe: {size: 10}",
-                          "  - {grade: PASS, status: 502, outcome: complete}\n"
-                          "  - {grade: NON-STRICT, because: no answer, outcome: closed_before_response}\n");
+  auto req = request_with(
+      "probe: {size: 10}",
+      "  - {grade: PASS, status: 502, outcome: complete}\n"
+      "  - {grade: NON-STRICT, because: no answer, outcome: closed_before_response}\n");
   auto v = runner::judge(req, complete(502, "bad gateway"), false, 1000);
   EXPECT_EQ(v.verdict, Verdict::pass);
   EXPECT_EQ(v.matched, 0);
@@ -51,12 +53,14 @@ TEST(Verdict, FirstMatchingExpectationGivesTheGrade) {
 }
 
 TEST(Verdict, NoMatchIsFailWithExpectedVersusActual) {
-  auto req = request_with("probe: {size: 10}", "  - {grade: PASS, status: 502, outcome: complete}\n");
+  auto req =
+      request_with("probe: {size: 10}", "  - {grade: PASS, status: 502, outcome: complete}\n");
   auto v = runner::judge(req, complete(200, ""), false, 1000);
   EXPECT_EQ(v.verdict, Verdict::fail);
   EXPECT_EQ(v.matched, -1);
   EXPECT_NE(v.reason.find("actual:"), std::string::npos) << v.reason;
-  EXPECT_NE(v.reason.find("expected: [PASS] status=502 outcome=complete"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("expected: [PASS] status=502 outcome=complete"), std::string::npos)
+      << v.reason;
   EXPECT_NE(v.reason.find("status: expected 502, got 200"), std::string::npos) << v.reason;
 }
 
@@ -68,7 +72,8 @@ TEST(Verdict, HungRequestSaysWhatWasAwaited) {
   x.awaiting = "final chunk after 4096 body bytes";
   auto v = runner::judge(req, x, true, 2500);
   EXPECT_EQ(v.verdict, Verdict::fail);
-  EXPECT_NE(v.reason.find("hung: still awaiting final chunk after 4096 body bytes at the 2500 ms deadline"),
+  EXPECT_NE(v.reason.find(
+                "hung: still awaiting final chunk after 4096 body bytes at the 2500 ms deadline"),
             std::string::npos)
       << v.reason;
   // A hang can be an expected outcome too (a scenario that documents a stall).
@@ -79,19 +84,23 @@ TEST(Verdict, HungRequestSaysWhatWasAwaited) {
 
 TEST(Verdict, ProbeBodyForSizeEchoAndListing) {
   auto sized = request_with("probe: {size: 100}", "  - {grade: PASS, body: probe}\n");
-  EXPECT_EQ(runner::judge(sized, complete(200, probe::pattern(0, 100)), false, 1).verdict, Verdict::pass);
+  EXPECT_EQ(runner::judge(sized, complete(200, probe::pattern(0, 100)), false, 1).verdict,
+            Verdict::pass);
   auto wrong = probe::pattern(0, 100);
   wrong[50] = 'x';
   auto v = runner::judge(sized, complete(200, wrong), false, 1);
   EXPECT_EQ(v.verdict, Verdict::fail);
   EXPECT_NE(v.reason.find("expected sha256"), std::string::npos) << v.reason;
-  EXPECT_EQ(runner::judge(sized, complete(200, probe::pattern(0, 99)), false, 1).verdict, Verdict::fail);
+  EXPECT_EQ(runner::judge(sized, complete(200, probe::pattern(0, 99)), false, 1).verdict,
+            Verdict::fail);
 
-  auto echo = request_with("{method: POST, probe: {echo: true}, body: {text: hello}}", "  - {grade: PASS, body: probe}\n");
+  auto echo = request_with("{method: POST, probe: {echo: true}, body: {text: hello}}",
+                           "  - {grade: PASS, body: probe}\n");
   EXPECT_EQ(runner::judge(echo, complete(200, "hello"), false, 1).verdict, Verdict::pass);
   EXPECT_EQ(runner::judge(echo, complete(200, "hell"), false, 1).verdict, Verdict::fail);
 
-  auto listing = request_with("{method: POST, body: {text: abc}}", "  - {grade: PASS, body: probe}\n");
+  auto listing =
+      request_with("{method: POST, body: {text: abc}}", "  - {grade: PASS, body: probe}\n");
   const std::string good = "CONTENT_LENGTH=3\nREQUEST_METHOD=POST\nSTDIN-BYTES=3\nSTDIN-SHA256=" +
                            util::sha256_hex("abc") + "\n";
   EXPECT_EQ(runner::judge(listing, complete(200, good), false, 1).verdict, Verdict::pass);
@@ -117,7 +126,8 @@ TEST(Verdict, HeadersBodyAndTimingChecks) {
   x.first_byte_ms = 6;
   auto v = runner::judge(req, x, false, 1);
   EXPECT_EQ(v.verdict, Verdict::fail);
-  EXPECT_NE(v.reason.find("first_byte_ms: expected <= 5 ms, got 6.0 ms"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("first_byte_ms: expected <= 5 ms, got 6.0 ms"), std::string::npos)
+      << v.reason;
   x.first_byte_ms = 1;
   x.last_byte_ms = 2.5;  // streamed 0.5 ms < 1
   EXPECT_EQ(runner::judge(req, x, false, 1).verdict, Verdict::fail);

@@ -27,12 +27,24 @@ struct Style {
     if (!colour) return std::string(text);
     const char* code = "";
     switch (v) {
-      case Verdict::pass: code = "\033[32m"; break;
-      case Verdict::non_strict: code = "\033[33m"; break;
-      case Verdict::informational: code = "\033[36m"; break;
-      case Verdict::fail: code = "\033[31m"; break;
-      case Verdict::error: code = "\033[35m"; break;
-      case Verdict::skip: code = "\033[90m"; break;
+      case Verdict::pass:
+        code = "\033[32m";
+        break;
+      case Verdict::non_strict:
+        code = "\033[33m";
+        break;
+      case Verdict::informational:
+        code = "\033[36m";
+        break;
+      case Verdict::fail:
+        code = "\033[31m";
+        break;
+      case Verdict::error:
+        code = "\033[35m";
+        break;
+      case Verdict::skip:
+        code = "\033[90m";
+        break;
     }
     return code + std::string(text) + "\033[0m";
   }
@@ -60,31 +72,37 @@ std::string format_ms(double ms) {
   return buf;
 }
 
-void print_scenario(const fh::runner::ScenarioReport& r, const Style& style, bool verbose, std::size_t width) {
+void print_scenario(const fh::runner::ScenarioReport& r, const Style& style, bool verbose,
+                    std::size_t width) {
   const auto name = std::string(fh::scenario::verdict_name(r.verdict));
-  std::cout << style.paint(r.verdict, padded(name, 14)) << padded(r.scenario.display_name(), width) << "  "
-            << padded(format_ms(r.duration_ms), 9);
+  std::cout << style.paint(r.verdict, padded(name, 14)) << padded(r.scenario.display_name(), width)
+            << "  " << padded(format_ms(r.duration_ms), 9);
   if (r.runs.size() > 1) {
     std::cout << "  " << r.runs.size() << " runs:";
-    for (const auto& [v, n] : r.counts) std::cout << " " << n << " " << fh::scenario::verdict_name(v);
+    for (const auto& [v, n] : r.counts)
+      std::cout << " " << n << " " << fh::scenario::verdict_name(v);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "; failure rate %.2f (95%% CI %.2f-%.2f)", r.failure_rate, r.failure_rate_ci.low,
-                  r.failure_rate_ci.high);
+    std::snprintf(buf, sizeof buf, "; failure rate %.2f (95%% CI %.2f-%.2f)", r.failure_rate,
+                  r.failure_rate_ci.low, r.failure_rate_ci.high);
     std::cout << buf;
   } else {
     std::cout << "  " << r.scenario.title;
   }
   std::cout << "\n";
   const bool bad = r.verdict == Verdict::fail || r.verdict == Verdict::error;
-  if (bad || r.verdict == Verdict::skip || (verbose && r.verdict != Verdict::pass)) std::cout << indent(r.reason, "    ");
+  if (bad || r.verdict == Verdict::skip || (verbose && r.verdict != Verdict::pass))
+    std::cout << indent(r.reason, "    ");
   if (verbose && (bad || r.verdict != Verdict::pass)) {
     for (const auto& run : r.runs)
       if (run.verdict == r.verdict) {
-        std::cout << "    timeline:\n" << indent([&] {
-          std::string t;
-          for (const auto& l : run.timeline) t += l + "\n";
-          return t;
-        }(), "      ");
+        std::cout << "    timeline:\n"
+                  << indent(
+                         [&] {
+                           std::string t;
+                           for (const auto& l : run.timeline) t += l + "\n";
+                           return t;
+                         }(),
+                         "      ");
         break;
       }
   }
@@ -95,7 +113,8 @@ void print_scenario(const fh::runner::ScenarioReport& r, const Style& style, boo
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "fcgi-harness: runs FastCGI scenarios (client -> gateway -> backend, with scripted faults) and grades\n"
+      "fcgi-harness: runs FastCGI scenarios (client -> gateway -> backend, with scripted faults) "
+      "and grades\n"
       "what it observes as PASS, NON-STRICT, INFORMATIONAL, FAIL, ERROR or SKIP.",
       "fcgi-harness"};
   app.footer(
@@ -112,7 +131,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "fcgi-harness 0.1.0");
   bool verbose = false;
-  app.add_flag("-v,--verbose", verbose, "diagnostics (spdlog debug) and the timeline of every non-PASS scenario");
+  app.add_flag("-v,--verbose", verbose,
+               "diagnostics (spdlog debug) and the timeline of every non-PASS scenario");
 
   std::vector<std::string> paths;
   std::string filter, json_path, junit_path;
@@ -120,8 +140,10 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run scenarios and print one verdict line per scenario");
   run->add_option("paths", paths, "scenario files or folders (searched recursively for *.yaml)")
       ->default_str("scenarios/");
-  run->add_option("--filter", filter, "only scenarios whose id, id[variant] or file matches this glob");
-  run->add_option("--repeat", repeat, "run each scenario N times; reports verdict counts and failure rate")
+  run->add_option("--filter", filter,
+                  "only scenarios whose id, id[variant] or file matches this glob");
+  run->add_option("--repeat", repeat,
+                  "run each scenario N times; reports verdict counts and failure rate")
       ->check(CLI::Range(1, 100000));
   run->add_option("--json", json_path, "write the JSON result to FILE ('-' for stdout)");
   run->add_option("--junit", junit_path, "write JUnit XML to FILE");
@@ -129,7 +151,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> list_paths;
   std::string list_filter;
-  auto* list = app.add_subcommand("list", "list the scenarios (id, variant, file, title) without running them");
+  auto* list = app.add_subcommand(
+      "list", "list the scenarios (id, variant, file, title) without running them");
   list->add_option("paths", list_paths, "scenario files or folders")->default_str("scenarios/");
   list->add_option("--filter", list_filter, "only scenarios matching this glob");
 
@@ -167,8 +190,8 @@ int main(int argc, char** argv) {
   for (auto& s : loaded)
     if (fh::runner::matches_filter(s, chosen_filter)) selected.push_back(std::move(s));
   if (selected.empty()) {
-    std::cerr << "error: no scenario matches the filter '" << chosen_filter << "' (" << loaded.size()
-              << " loaded)\n";
+    std::cerr << "error: no scenario matches the filter '" << chosen_filter << "' ("
+              << loaded.size() << " loaded)\n";
     return kExitUsage;
   }
 
@@ -185,22 +208,26 @@ int main(int argc, char** argv) {
 
   Style style;
   style.colour = ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
-  auto suite = fh::runner::run_suite(selected, repeat,
-                                     [&](const auto& r) { print_scenario(r, style, verbose, width); });
+  auto suite = fh::runner::run_suite(
+      selected, repeat, [&](const auto& r) { print_scenario(r, style, verbose, width); });
 
   std::cout << "\n" << suite.scenarios.size() << " scenario(s)";
   if (repeat > 1) std::cout << " x " << repeat << " runs";
   std::cout << ":";
   bool first = true;
   for (const auto& [v, n] : suite.counts) {
-    std::cout << (first ? " " : ", ") << style.paint(v, std::to_string(n) + " " + std::string(fh::scenario::verdict_name(v)));
+    std::cout << (first ? " " : ", ")
+              << style.paint(v,
+                             std::to_string(n) + " " + std::string(fh::scenario::verdict_name(v)));
     first = false;
   }
   std::cout << " in " << format_ms(suite.duration_ms) << "\n";
 
   try {
-    if (!json_path.empty()) fh::reports::write_text_file(json_path, fh::reports::to_json(suite).dump(2) + "\n");
-    if (!junit_path.empty()) fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
+    if (!json_path.empty())
+      fh::reports::write_text_file(json_path, fh::reports::to_json(suite).dump(2) + "\n");
+    if (!junit_path.empty())
+      fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitFailed;

@@ -20,10 +20,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 struct RequestSpec {
   std::string method = "GET";
   std::string target = "/";
-  Headers headers;                      // sent as given, after Host
-  std::string body;                     // request body bytes (empty: none)
-  bool chunked = false;                 // Transfer-Encoding: chunked instead of Content-Length
-  std::size_t chunk_size = 16384;       // body chunk size when chunked
+  Headers headers;                 // sent as given, after Host
+  std::string body;                // request body bytes (empty: none)
+  bool chunked = false;            // Transfer-Encoding: chunked instead of Content-Length
+  std::size_t chunk_size = 16384;  // body chunk size when chunked
   bool send_body_headers_when_empty = false;  // "Content-Length: 0" for an empty body
 };
 

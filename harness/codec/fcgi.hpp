@@ -18,11 +18,11 @@ namespace fh::fcgi {
 /// Raw bytes. std::string because asio buffers, hashing and comparisons all take it.
 using Bytes = std::string;
 
-inline constexpr std::uint8_t kVersion1 = 1;           // §8 FCGI_VERSION_1
-inline constexpr std::size_t kHeaderLength = 8;        // §8 FCGI_HEADER_LEN
+inline constexpr std::uint8_t kVersion1 = 1;     // §8 FCGI_VERSION_1
+inline constexpr std::size_t kHeaderLength = 8;  // §8 FCGI_HEADER_LEN
 inline constexpr std::size_t kMaxContentLength = 65535;
 inline constexpr std::size_t kMaxPaddingLength = 255;
-inline constexpr std::uint16_t kNullRequestId = 0;     // §3.3 management records
+inline constexpr std::uint16_t kNullRequestId = 0;  // §3.3 management records
 
 /// §8 record types. Records carry the raw byte so unknown types survive decoding.
 enum class RecordType : std::uint8_t {
@@ -232,9 +232,9 @@ class StreamAssembler {
  public:
   struct Stream {
     Bytes data;
-    bool ended = false;          // the empty record was seen
-    std::size_t records = 0;     // non-empty records
-    std::size_t terminators = 0; // empty records (more than one is a StreamAfterTerminator)
+    bool ended = false;           // the empty record was seen
+    std::size_t records = 0;      // non-empty records
+    std::size_t terminators = 0;  // empty records (more than one is a StreamAfterTerminator)
   };
 
   /// Adds a stream record. Non-stream records are ignored (returns no error). A non-empty

@@ -40,7 +40,8 @@ std::optional<Address> Address::parse(std::string_view text) {
   }
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) return std::nullopt;
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535)
+    return std::nullopt;
   boost::system::error_code parse_error;
   asio::ip::make_address(host, parse_error);
   if (parse_error) return std::nullopt;
@@ -48,7 +49,8 @@ std::optional<Address> Address::parse(std::string_view text) {
 }
 
 Protocol::endpoint Address::endpoint() const {
-  if (kind == Kind::unix_socket) return Protocol::endpoint(asio::local::stream_protocol::endpoint(path));
+  if (kind == Kind::unix_socket)
+    return Protocol::endpoint(asio::local::stream_protocol::endpoint(path));
   return Protocol::endpoint(asio::ip::tcp::endpoint(asio::ip::make_address(host), port));
 }
 
@@ -80,7 +82,8 @@ void set_no_delay(Socket& socket) {
   auto endpoint = socket.local_endpoint(ignored);
   if (ignored) return;
   const auto family = static_cast<const sockaddr*>(endpoint.data())->sa_family;
-  if (family == AF_INET || family == AF_INET6) socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (family == AF_INET || family == AF_INET6)
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
 }
 
 }  // namespace fh::net

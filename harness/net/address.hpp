@@ -28,7 +28,9 @@ struct Address {
   static Address tcp(std::string host, std::uint16_t port) {
     return Address{Kind::tcp, std::move(host), port, {}};
   }
-  static Address unix_socket(std::string path) { return Address{Kind::unix_socket, {}, 0, std::move(path)}; }
+  static Address unix_socket(std::string path) {
+    return Address{Kind::unix_socket, {}, 0, std::move(path)};
+  }
 
   /// "127.0.0.1:8080", "[::1]:8080" or "unix:/path".
   std::string to_string() const;

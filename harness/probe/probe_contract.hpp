@@ -15,13 +15,13 @@ namespace fh::probe {
 
 /// What the query string asks for. Absent keys keep the defaults.
 struct ProbeQuery {
-  int status = 200;                          // status=NNN (100..999), sent as a CGI Status: header
-  std::optional<std::uint64_t> size;         // size=N: N bytes of the pattern; body not read
-  std::uint64_t chunk = 0;                   // chunk=K: write the body in K-byte pieces (0: one piece)
-  std::uint64_t delay_ms = 0;                // delay_ms=D: sleep between pieces
-  std::uint64_t first_byte_ms = 0;           // first_byte_ms=F: sleep before writing anything
-  bool echo = false;                         // echo=1: the body is the request body
-  std::uint64_t stderr_bytes = 0;            // stderr=N: N bytes to FCGI_STDERR before the body
+  int status = 200;                   // status=NNN (100..999), sent as a CGI Status: header
+  std::optional<std::uint64_t> size;  // size=N: N bytes of the pattern; body not read
+  std::uint64_t chunk = 0;            // chunk=K: write the body in K-byte pieces (0: one piece)
+  std::uint64_t delay_ms = 0;         // delay_ms=D: sleep between pieces
+  std::uint64_t first_byte_ms = 0;    // first_byte_ms=F: sleep before writing anything
+  bool echo = false;                  // echo=1: the body is the request body
+  std::uint64_t stderr_bytes = 0;     // stderr=N: N bytes to FCGI_STDERR before the body
 
   /// Neither size nor echo: the body lists the CGI parameters and the stdin digest.
   bool lists_params() const { return !size && !echo; }

@@ -143,11 +143,12 @@ RunResult run_scenario(const scenario::Scenario& s) {
     // Timeline: the fakes' logs and the client's milestones on one clock.
     std::vector<std::pair<double, std::string>> lines;
     for (const auto& e : backend.log())
-      lines.emplace_back(ms_between(started, e.at),
-                         timeline_line(ms_between(started, e.at), "backend",
-                                       "conn " + std::to_string(e.connection) +
-                                           (e.request_id ? " id " + std::to_string(e.request_id) : "") + " " +
-                                           e.what + (e.detail.empty() ? "" : " (" + e.detail + ")")));
+      lines.emplace_back(
+          ms_between(started, e.at),
+          timeline_line(ms_between(started, e.at), "backend",
+                        "conn " + std::to_string(e.connection) +
+                            (e.request_id ? " id " + std::to_string(e.request_id) : "") + " " +
+                            e.what + (e.detail.empty() ? "" : " (" + e.detail + ")")));
     for (const auto& e : gateway.log())
       lines.emplace_back(ms_between(started, e.at),
                          timeline_line(ms_between(started, e.at), "gateway",
@@ -156,24 +157,35 @@ RunResult run_scenario(const scenario::Scenario& s) {
     for (std::size_t i = 0; i < n; ++i) {
       const auto base = ms_between(started, request_started[i]);
       const auto& x = snapshot[i];
-      lines.emplace_back(base, timeline_line(base, "client ", s.requests[i].name + " sent " + s.requests[i].spec.method +
-                                                                " " + s.requests[i].spec.target));
-      if (x.first_byte_ms) lines.emplace_back(base + *x.first_byte_ms, timeline_line(base + *x.first_byte_ms, "client ", s.requests[i].name + " first byte"));
-      if (x.last_byte_ms) lines.emplace_back(base + *x.last_byte_ms, timeline_line(base + *x.last_byte_ms, "client ", s.requests[i].name + " " + x.summary()));
+      lines.emplace_back(
+          base, timeline_line(base, "client ",
+                              s.requests[i].name + " sent " + s.requests[i].spec.method + " " +
+                                  s.requests[i].spec.target));
+      if (x.first_byte_ms)
+        lines.emplace_back(
+            base + *x.first_byte_ms,
+            timeline_line(base + *x.first_byte_ms, "client ", s.requests[i].name + " first byte"));
+      if (x.last_byte_ms)
+        lines.emplace_back(base + *x.last_byte_ms,
+                           timeline_line(base + *x.last_byte_ms, "client ",
+                                         s.requests[i].name + " " + x.summary()));
     }
-    std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& [_, line] : lines) result.timeline.push_back(std::move(line));
 
     // The scenario's verdict is its worst request's.
     result.verdict = Verdict::pass;
-    for (const auto& r : result.requests) result.verdict = scenario::worst(result.verdict, r.verdict);
+    for (const auto& r : result.requests)
+      result.verdict = scenario::worst(result.verdict, r.verdict);
     std::string reasons;
     for (const auto& r : result.requests)
       if (r.verdict == result.verdict) reasons += (reasons.empty() ? "" : "\n") + r.reason;
     result.reason = reasons;
     if (!drained) {
       result.verdict = Verdict::error;
-      result.reason = "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
+      result.reason =
+          "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
     }
   } catch (const std::exception& e) {
     result.verdict = Verdict::error;

@@ -10,20 +10,25 @@ namespace fh::runner {
 
 namespace fs = std::filesystem;
 
-static bool is_yaml(const fs::path& p) { return p.extension() == ".yaml" || p.extension() == ".yml"; }
+static bool is_yaml(const fs::path& p) {
+  return p.extension() == ".yaml" || p.extension() == ".yml";
+}
 
-std::vector<fs::path> find_scenario_files(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
+std::vector<fs::path> find_scenario_files(const std::vector<std::string>& paths,
+                                          std::vector<std::string>& errors) {
   std::vector<fs::path> out;
   for (const auto& given : paths) {
     fs::path p(given);
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       std::vector<fs::path> found;
-      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      for (auto it = fs::recursive_directory_iterator(p, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
         if (it->is_regular_file() && is_yaml(it->path())) found.push_back(it->path());
       if (ec) errors.push_back(given + ": cannot list the folder: " + ec.message());
       std::sort(found.begin(), found.end());
-      if (found.empty()) errors.push_back(given + ": no scenario files (*.yaml, *.yml) in this folder");
+      if (found.empty())
+        errors.push_back(given + ": no scenario files (*.yaml, *.yml) in this folder");
       out.insert(out.end(), found.begin(), found.end());
     } else if (fs::is_regular_file(p, ec)) {
       if (!is_yaml(p))
@@ -37,7 +42,8 @@ std::vector<fs::path> find_scenario_files(const std::vector<std::string>& paths,
   return out;
 }
 
-std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& files, std::vector<std::string>& errors) {
+std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& files,
+                                               std::vector<std::string>& errors) {
   std::vector<scenario::Scenario> out;
   std::map<std::string, std::string> seen;  // display name -> file
   for (const auto& f : files) {
@@ -45,8 +51,8 @@ std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& file
       for (auto& s : scenario::load_file(f)) {
         auto [it, inserted] = seen.emplace(s.display_name(), s.file);
         if (!inserted) {
-          errors.push_back(s.file + ": scenario id '" + s.display_name() + "' is also used by " + it->second +
-                           " (set a distinct id:)");
+          errors.push_back(s.file + ": scenario id '" + s.display_name() + "' is also used by " +
+                           it->second + " (set a distinct id:)");
           continue;
         }
         out.push_back(std::move(s));
@@ -87,7 +93,8 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
       report.duration_ms += run.duration_ms;
       report.counts[run.verdict]++;
       if (run.verdict == Verdict::fail || run.verdict == Verdict::error) ++failures;
-      if (report.runs.empty() || scenario::severity(run.verdict) > scenario::severity(report.verdict)) {
+      if (report.runs.empty() ||
+          scenario::severity(run.verdict) > scenario::severity(report.verdict)) {
         report.verdict = run.verdict;
         report.reason = run.reason;
       }
@@ -101,7 +108,8 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
     if (on_scenario) on_scenario(report);
     suite.scenarios.push_back(std::move(report));
   }
-  suite.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  suite.duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   return suite;
 }
 

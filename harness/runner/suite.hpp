@@ -28,20 +28,20 @@ bool matches_filter(const scenario::Scenario& scenario, const std::string& glob)
 struct ScenarioReport {
   scenario::Scenario scenario;
   std::vector<RunResult> runs;
-  Verdict verdict = Verdict::error;          // the worst run's
-  std::string reason;                        // the worst run's reason (first such run)
-  std::map<Verdict, std::uint64_t> counts;   // verdict -> runs
-  double failure_rate = 0;                   // (FAIL + ERROR) / runs
-  Interval failure_rate_ci;                  // 95 % Wilson interval
-  double duration_ms = 0;                    // all runs
+  Verdict verdict = Verdict::error;         // the worst run's
+  std::string reason;                       // the worst run's reason (first such run)
+  std::map<Verdict, std::uint64_t> counts;  // verdict -> runs
+  double failure_rate = 0;                  // (FAIL + ERROR) / runs
+  Interval failure_rate_ci;                 // 95 % Wilson interval
+  double duration_ms = 0;                   // all runs
 };
 
 struct SuiteReport {
   std::vector<ScenarioReport> scenarios;
-  std::map<Verdict, std::uint64_t> counts;   // scenario verdicts
+  std::map<Verdict, std::uint64_t> counts;  // scenario verdicts
   double duration_ms = 0;
   int repeat = 1;
-  bool failed() const;                       // any FAIL or ERROR
+  bool failed() const;  // any FAIL or ERROR
 };
 
 /// Runs each scenario `repeat` times; `on_scenario` is called as each one finishes.

@@ -26,7 +26,8 @@ void check_range(Check& c, const char* what, const std::optional<scenario::MsRan
   if (!range) return;
   if (!actual || !range->contains(*actual)) {
     c.matched = false;
-    c.mismatches.push_back(std::string(what) + ": expected " + range->to_string() + ", got " + fmt_ms(actual));
+    c.mismatches.push_back(std::string(what) + ": expected " + range->to_string() + ", got " +
+                           fmt_ms(actual));
   }
 }
 
@@ -69,14 +70,18 @@ Check check(const scenario::Expectation& e, const scenario::RequestDef& request,
       any |= (s == x.status);
       list += (list.empty() ? "" : "|") + std::to_string(s);
     }
-    if (!any) mismatch("status: expected " + list + ", got " + (x.status ? std::to_string(x.status) : "none"));
+    if (!any)
+      mismatch("status: expected " + list + ", got " +
+               (x.status ? std::to_string(x.status) : "none"));
   }
   if (e.body_as_probe) {
     const auto want = expected_probe_body(request);
     if (want.bytes && *want.bytes != x.body_bytes)
-      mismatch("body (probe): expected " + std::to_string(*want.bytes) + " bytes, got " + std::to_string(x.body_bytes));
+      mismatch("body (probe): expected " + std::to_string(*want.bytes) + " bytes, got " +
+               std::to_string(x.body_bytes));
     else if (want.sha256 && *want.sha256 != x.body_sha256)
-      mismatch("body (probe): expected sha256 " + want.sha256->substr(0, 16) + ".., got " + x.body_sha256.substr(0, 16) + "..");
+      mismatch("body (probe): expected sha256 " + want.sha256->substr(0, 16) + ".., got " +
+               x.body_sha256.substr(0, 16) + "..");
     for (const auto& piece : want.contains)
       if (x.body_prefix.find(piece) == std::string::npos) {
         auto shown = piece.substr(0, piece.size() - 1);  // without the newline
@@ -84,17 +89,21 @@ Check check(const scenario::Expectation& e, const scenario::RequestDef& request,
       }
   }
   if (e.body_bytes && *e.body_bytes != x.body_bytes)
-    mismatch("body_bytes: expected " + std::to_string(*e.body_bytes) + ", got " + std::to_string(x.body_bytes));
+    mismatch("body_bytes: expected " + std::to_string(*e.body_bytes) + ", got " +
+             std::to_string(x.body_bytes));
   if (e.body_sha256 && *e.body_sha256 != x.body_sha256)
-    mismatch("body_sha256: expected " + e.body_sha256->substr(0, 16) + ".., got " + x.body_sha256.substr(0, 16) + "..");
+    mismatch("body_sha256: expected " + e.body_sha256->substr(0, 16) + ".., got " +
+             x.body_sha256.substr(0, 16) + "..");
   for (const auto& piece : e.body_contains)
-    if (x.body_prefix.find(piece) == std::string::npos) mismatch("body_contains: '" + piece + "' not in the body");
+    if (x.body_prefix.find(piece) == std::string::npos)
+      mismatch("body_contains: '" + piece + "' not in the body");
   for (const auto& [name, value] : e.headers) {
     std::optional<std::string> got;
     for (const auto& [n, v] : x.headers)
       if (lower(n) == lower(name)) got = v;
     if (!got || *got != value)
-      mismatch("header " + name + ": expected '" + value + "', got " + (got ? "'" + *got + "'" : "none"));
+      mismatch("header " + name + ": expected '" + value + "', got " +
+               (got ? "'" + *got + "'" : "none"));
   }
   check_range(c, "first_byte_ms", e.first_byte_ms, x.first_byte_ms);
   check_range(c, "first_body_byte_ms", e.first_body_byte_ms, x.first_body_byte_ms);

@@ -24,11 +24,16 @@ SourceMark mark_of(const YAML::Node& node, const std::string& file) {
 
 std::string kind_name(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    default: return "an undefined value";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -54,7 +59,8 @@ class MapReader {
   MapReader(YAML::Node node, std::string file, std::string context)
       : node_(std::move(node)), file_(std::move(file)), context_(std::move(context)) {
     if (!node_.IsMap())
-      throw ScenarioError(mark_of(node_, file_), context_ + " must be a mapping, got " + kind_name(node_));
+      throw ScenarioError(mark_of(node_, file_),
+                          context_ + " must be a mapping, got " + kind_name(node_));
   }
 
   const std::string& file() const { return file_; }
@@ -105,9 +111,10 @@ class MapReader {
   std::set<std::string> known_;
 };
 
-[[noreturn]] void bad_value(const YAML::Node& node, const std::string& file, const std::string& what,
-                            const std::string& expected) {
-  throw ScenarioError(mark_of(node, file), what + ": expected " + expected + ", got " + kind_name(node));
+[[noreturn]] void bad_value(const YAML::Node& node, const std::string& file,
+                            const std::string& what, const std::string& expected) {
+  throw ScenarioError(mark_of(node, file),
+                      what + ": expected " + expected + ", got " + kind_name(node));
 }
 
 std::string as_string(const YAML::Node& node, const std::string& file, const std::string& what) {
@@ -121,9 +128,11 @@ std::uint64_t as_uint(const YAML::Node& node, const std::string& file, const std
   const auto& s = node.Scalar();
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size()) bad_value(node, file, what, "a non-negative integer");
+  if (ec != std::errc{} || end != s.data() + s.size())
+    bad_value(node, file, what, "a non-negative integer");
   if (v > max)
-    throw ScenarioError(mark_of(node, file), what + ": " + s + " is above the maximum " + std::to_string(max));
+    throw ScenarioError(mark_of(node, file),
+                        what + ": " + s + " is above the maximum " + std::to_string(max));
   return v;
 }
 
@@ -182,8 +191,8 @@ MsRange read_range(const YAML::Node& node, const std::string& file, const std::s
   return range;
 }
 
-const std::vector<std::string> kOutcomes = {"complete", "truncated", "closed_before_response",
-                                            "connect_failed", "protocol_error", "hung"};
+const std::vector<std::string> kOutcomes = {
+    "complete", "truncated", "closed_before_response", "connect_failed", "protocol_error", "hung"};
 
 Expectation read_expectation(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "expectation");
@@ -220,7 +229,8 @@ Expectation read_expectation(const YAML::Node& node, const std::string& file) {
       bad_value(r.get("body_sha256"), file, "body_sha256", "64 lower-case hex digits");
     e.body_sha256 = sha;
   }
-  if (r.has("body_contains")) e.body_contains = string_or_list(r.get("body_contains"), file, "body_contains");
+  if (r.has("body_contains"))
+    e.body_contains = string_or_list(r.get("body_contains"), file, "body_contains");
   if (r.has("headers")) {
     MapReader h(r.get("headers"), file, "headers");
     for (auto it = r.get("headers").begin(); it != r.get("headers").end(); ++it) {
@@ -229,10 +239,12 @@ Expectation read_expectation(const YAML::Node& node, const std::string& file) {
     }
     h.finish();
   }
-  if (r.has("first_byte_ms")) e.first_byte_ms = read_range(r.get("first_byte_ms"), file, "first_byte_ms");
+  if (r.has("first_byte_ms"))
+    e.first_byte_ms = read_range(r.get("first_byte_ms"), file, "first_byte_ms");
   if (r.has("first_body_byte_ms"))
     e.first_body_byte_ms = read_range(r.get("first_body_byte_ms"), file, "first_body_byte_ms");
-  if (r.has("last_byte_ms")) e.last_byte_ms = read_range(r.get("last_byte_ms"), file, "last_byte_ms");
+  if (r.has("last_byte_ms"))
+    e.last_byte_ms = read_range(r.get("last_byte_ms"), file, "last_byte_ms");
   if (r.has("streamed_ms")) e.streamed_ms = read_range(r.get("streamed_ms"), file, "streamed_ms");
   r.finish();
   return e;
@@ -293,8 +305,10 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "gateway");
   GatewayDef g;
   if (r.has("kind")) one_of(r.get("kind"), file, "gateway kind", {"fake"});
-  if (r.has("backend_timeout_ms")) g.backend_timeout_ms = as_ms(r.get("backend_timeout_ms"), file, "backend_timeout_ms");
-  if (r.has("connect_timeout_ms")) g.connect_timeout_ms = as_ms(r.get("connect_timeout_ms"), file, "connect_timeout_ms");
+  if (r.has("backend_timeout_ms"))
+    g.backend_timeout_ms = as_ms(r.get("backend_timeout_ms"), file, "backend_timeout_ms");
+  if (r.has("connect_timeout_ms"))
+    g.connect_timeout_ms = as_ms(r.get("connect_timeout_ms"), file, "connect_timeout_ms");
   if (r.has("keep_conn")) g.keep_conn = as_bool(r.get("keep_conn"), file, "keep_conn");
   r.finish();
   return g;
@@ -334,7 +348,8 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
   MapReader r(node, file, "request");
   RequestDef req;
   req.mark = r.mark();
-  req.name = r.has("name") ? as_string(r.get("name"), file, "name") : "r" + std::to_string(index + 1);
+  req.name =
+      r.has("name") ? as_string(r.get("name"), file, "name") : "r" + std::to_string(index + 1);
   if (r.has("method")) {
     req.spec.method = as_string(r.get("method"), file, "method");
     if (!std::regex_match(req.spec.method, std::regex("[A-Z]+")))
@@ -362,12 +377,14 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
       if (q.chunk == 0) bad_value(pr.get("chunk"), file, "probe.chunk", "at least 1 byte");
     }
     if (pr.has("delay_ms")) q.delay_ms = as_ms(pr.get("delay_ms"), file, "probe.delay_ms");
-    if (pr.has("first_byte_ms")) q.first_byte_ms = as_ms(pr.get("first_byte_ms"), file, "probe.first_byte_ms");
+    if (pr.has("first_byte_ms"))
+      q.first_byte_ms = as_ms(pr.get("first_byte_ms"), file, "probe.first_byte_ms");
     if (pr.has("echo")) q.echo = as_bool(pr.get("echo"), file, "probe.echo");
     if (pr.has("stderr")) q.stderr_bytes = as_size(pr.get("stderr"), file, "probe.stderr");
     pr.finish();
     if (q.echo && q.size)
-      throw ScenarioError(mark_of(p, file), "probe: size and echo exclude each other (size does not read the body)");
+      throw ScenarioError(mark_of(p, file),
+                          "probe: size and echo exclude each other (size does not read the body)");
     req.probe = q;
     query = probe::to_query_string(q);
   } else {
@@ -380,7 +397,8 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
     query += (query.empty() || extra.empty() ? "" : "&") + extra;
     // The probe query the backend will see is the whole string.
     auto parsed = probe::parse_query(query);
-    if (auto* err = std::get_if<std::string>(&parsed)) throw ScenarioError(mark_of(r.get("query"), file), *err);
+    if (auto* err = std::get_if<std::string>(&parsed))
+      throw ScenarioError(mark_of(r.get("query"), file), *err);
     req.probe = std::get<probe::ProbeQuery>(parsed);
   }
   req.spec.target = query.empty() ? path : path + "?" + query;
@@ -405,10 +423,12 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
     br.finish();
   }
   if (r.has("body_encoding"))
-    req.spec.chunked = one_of(r.get("body_encoding"), file, "body_encoding", {"content-length", "chunked"}) == "chunked";
+    req.spec.chunked = one_of(r.get("body_encoding"), file, "body_encoding",
+                              {"content-length", "chunked"}) == "chunked";
   if (r.has("body_chunk")) {
     req.spec.chunk_size = as_size(r.get("body_chunk"), file, "body_chunk");
-    if (req.spec.chunk_size == 0) bad_value(r.get("body_chunk"), file, "body_chunk", "at least 1 byte");
+    if (req.spec.chunk_size == 0)
+      bad_value(r.get("body_chunk"), file, "body_chunk", "at least 1 byte");
   }
   if (r.has("expect")) req.expect = read_expectations(r.get("expect"), file);
   r.finish();
@@ -445,7 +465,8 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
   if (r.has("tags")) s.tags = string_or_list(r.get("tags"), file, "tags");
   if (r.has("deadline_ms")) {
     s.deadline_ms = as_ms(r.get("deadline_ms"), file, "deadline_ms");
-    if (s.deadline_ms == 0) bad_value(r.get("deadline_ms"), file, "deadline_ms", "a positive number of ms");
+    if (s.deadline_ms == 0)
+      bad_value(r.get("deadline_ms"), file, "deadline_ms", "a positive number of ms");
   }
   if (r.has("skip")) s.skip = as_string(r.get("skip"), file, "skip");
   if (r.has("parallel")) s.parallel = as_bool(r.get("parallel"), file, "parallel");
@@ -466,9 +487,11 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     auto req = read_request(requests[i], file, i);
     if (req.expect.empty()) req.expect = shared;
     if (req.expect.empty())
-      throw ScenarioError(req.mark, "request '" + req.name + "' has no expectations (give expect: here or at the top)");
+      throw ScenarioError(req.mark, "request '" + req.name +
+                                        "' has no expectations (give expect: here or at the top)");
     for (const auto& other : s.requests)
-      if (other.name == req.name) throw ScenarioError(req.mark, "two requests are named '" + req.name + "'");
+      if (other.name == req.name)
+        throw ScenarioError(req.mark, "two requests are named '" + req.name + "'");
     s.requests.push_back(std::move(req));
   }
   r.finish();
@@ -477,7 +500,9 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
 
 std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const std::string& file) {
   YAML::Node root = parse();
-  if (!root.IsMap()) throw ScenarioError(mark_of(root, file), "a scenario file must be a mapping, got " + kind_name(root));
+  if (!root.IsMap())
+    throw ScenarioError(mark_of(root, file),
+                        "a scenario file must be a mapping, got " + kind_name(root));
   YAML::Node variants = root["variants"];
   if (!variants.IsDefined() || variants.IsNull()) return {read_scenario(root, file)};
   if (!variants.IsMap() || variants.size() == 0)
@@ -495,9 +520,11 @@ std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const 
       MapReader v(variant, file, "variant '" + name + "'");
       if (v.has("about")) about = as_string(v.get("about"), file, "about");
       if (v.has("set")) {
-        if (!v.get("set").IsMap()) bad_value(v.get("set"), file, "set", "a mapping merged into the scenario");
+        if (!v.get("set").IsMap())
+          bad_value(v.get("set"), file, "set", "a mapping merged into the scenario");
         if (v.get("set")["variants"] || v.get("set")["id"])
-          throw ScenarioError(mark_of(v.get("set"), file), "a variant may not set 'variants' or 'id'");
+          throw ScenarioError(mark_of(v.get("set"), file),
+                              "a variant may not set 'variants' or 'id'");
         deep_merge(tree, v.get("set"));
       }
       v.finish();
@@ -511,13 +538,16 @@ std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const 
   return out;
 }
 
-std::vector<Scenario> load_with_parse_errors(const std::function<YAML::Node()>& parse, const std::string& file) {
+std::vector<Scenario> load_with_parse_errors(const std::function<YAML::Node()>& parse,
+                                             const std::string& file) {
   try {
     return load_tree(parse, file);
   } catch (const YAML::ParserException& e) {
-    throw ScenarioError(SourceMark{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
+    throw ScenarioError(SourceMark{file, e.mark.line + 1, e.mark.column + 1},
+                        "YAML syntax: " + e.msg);
   } catch (const YAML::Exception& e) {
-    throw ScenarioError(SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1},
+    throw ScenarioError(SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                   e.mark.is_null() ? 0 : e.mark.column + 1},
                         e.msg);
   }
 }
@@ -532,9 +562,14 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
   const auto digits = m[1].str();
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (ec != std::errc{}) return std::nullopt;
-  static const std::map<std::string, std::uint64_t> kUnits = {
-      {"", 1}, {"B", 1}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024ull * 1024 * 1024},
-      {"kB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000ull * 1000 * 1000}};
+  static const std::map<std::string, std::uint64_t> kUnits = {{"", 1},
+                                                              {"B", 1},
+                                                              {"KiB", 1024},
+                                                              {"MiB", 1024 * 1024},
+                                                              {"GiB", 1024ull * 1024 * 1024},
+                                                              {"kB", 1000},
+                                                              {"MB", 1000 * 1000},
+                                                              {"GB", 1000ull * 1000 * 1000}};
   const auto unit = kUnits.at(m[2].str());
   if (value > UINT64_MAX / unit) return std::nullopt;
   return value * unit;

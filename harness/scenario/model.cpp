@@ -6,12 +6,18 @@ namespace fh::scenario {
 
 std::string_view verdict_name(Verdict verdict) {
   switch (verdict) {
-    case Verdict::pass: return "PASS";
-    case Verdict::non_strict: return "NON-STRICT";
-    case Verdict::informational: return "INFORMATIONAL";
-    case Verdict::fail: return "FAIL";
-    case Verdict::error: return "ERROR";
-    case Verdict::skip: return "SKIP";
+    case Verdict::pass:
+      return "PASS";
+    case Verdict::non_strict:
+      return "NON-STRICT";
+    case Verdict::informational:
+      return "INFORMATIONAL";
+    case Verdict::fail:
+      return "FAIL";
+    case Verdict::error:
+      return "ERROR";
+    case Verdict::skip:
+      return "SKIP";
   }
   return "?";
 }
@@ -25,17 +31,25 @@ std::optional<Verdict> parse_verdict(std::string_view text) {
 
 int severity(Verdict verdict) {
   switch (verdict) {
-    case Verdict::skip: return 0;
-    case Verdict::pass: return 1;
-    case Verdict::informational: return 2;
-    case Verdict::non_strict: return 3;
-    case Verdict::fail: return 4;
-    case Verdict::error: return 5;
+    case Verdict::skip:
+      return 0;
+    case Verdict::pass:
+      return 1;
+    case Verdict::informational:
+      return 2;
+    case Verdict::non_strict:
+      return 3;
+    case Verdict::fail:
+      return 4;
+    case Verdict::error:
+      return 5;
   }
   return 5;
 }
 
-Verdict worst(Verdict a, Verdict b) { return severity(a) >= severity(b) ? a : b; }
+Verdict worst(Verdict a, Verdict b) {
+  return severity(a) >= severity(b) ? a : b;
+}
 
 std::string SourceMark::to_string() const {
   if (line == 0) return file;

@@ -43,29 +43,29 @@ struct MsRange {
 /// match; unset fields match anything.
 struct Expectation {
   Verdict grade = Verdict::pass;
-  std::string because;                         // why this grade, shown in the verdict reason
-  std::vector<int> status;                     // any of these
-  std::optional<std::string> outcome;          // client::outcome_name() values, or "hung";
-                                               // unset means "complete"
-  bool body_as_probe = false;                  // the body the probe contract promises
+  std::string because;                 // why this grade, shown in the verdict reason
+  std::vector<int> status;             // any of these
+  std::optional<std::string> outcome;  // client::outcome_name() values, or "hung";
+                                       // unset means "complete"
+  bool body_as_probe = false;          // the body the probe contract promises
   std::optional<std::uint64_t> body_bytes;
   std::optional<std::string> body_sha256;
-  std::vector<std::string> body_contains;      // substrings of the first 64 KiB
+  std::vector<std::string> body_contains;                    // substrings of the first 64 KiB
   std::vector<std::pair<std::string, std::string>> headers;  // name (case-insensitive), value
   std::optional<MsRange> first_byte_ms;
   std::optional<MsRange> first_body_byte_ms;
   std::optional<MsRange> last_byte_ms;
-  std::optional<MsRange> streamed_ms;          // last_byte_ms - first_body_byte_ms
+  std::optional<MsRange> streamed_ms;  // last_byte_ms - first_body_byte_ms
   SourceMark mark;
 
   std::string describe() const;  // "[PASS] status=502 outcome=complete"
 };
 
 struct RequestDef {
-  std::string name;                       // "r1" unless named
-  client::RequestSpec spec;               // what the client sends (target includes the query)
-  std::optional<probe::ProbeQuery> probe; // set when the target's query is a probe query
-  std::vector<Expectation> expect;        // the request's own, else the scenario's
+  std::string name;                        // "r1" unless named
+  client::RequestSpec spec;                // what the client sends (target includes the query)
+  std::optional<probe::ProbeQuery> probe;  // set when the target's query is a probe query
+  std::vector<Expectation> expect;         // the request's own, else the scenario's
   SourceMark mark;
 };
 
@@ -86,9 +86,9 @@ struct BackendDef {
 };
 
 struct Scenario {
-  std::string id;        // unique in a run; the file's stem unless `id:` says otherwise
-  std::string file;      // as given on the command line / found in a folder
-  std::string variant;   // empty when the scenario has no variants
+  std::string id;       // unique in a run; the file's stem unless `id:` says otherwise
+  std::string file;     // as given on the command line / found in a folder
+  std::string variant;  // empty when the scenario has no variants
   std::string title;
   std::string description;
   std::vector<std::string> tags;
