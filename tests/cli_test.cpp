@@ -18,9 +18,10 @@ struct Result {
 };
 
 /// Runs the CLI from the source folder with `args`; NO_COLOR keeps the output plain.
-Result cli(const std::string& args, const std::string& env = "NO_COLOR=1") {
-  const std::string command =
-      "cd '" + std::string(FH_SOURCE_DIR) + "' && " + env + " '" + FH_CLI + "' " + args + " 2>&1";
+Result cli(const std::string& args, const std::string& env = "NO_COLOR=1",
+           bool with_stderr = true) {
+  const std::string command = "cd '" + std::string(FH_SOURCE_DIR) + "' && " + env + " '" + FH_CLI +
+                              "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -150,4 +151,13 @@ TEST(Cli, HangIsFailNotAHungHarness) {
   EXPECT_NE(r.output.find("hung: still awaiting response head at the 700 ms deadline"),
             std::string::npos)
       << r.output;
+}
+
+TEST(Cli, JsonToStdoutKeepsHumanLinesOnStderr) {
+  auto r = cli("run tests/data/pass-and-skip.yaml --json -", "NO_COLOR=1", /*with_stderr=*/false);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("{", 0), 0u) << r.output;  // nothing but the JSON document
+  EXPECT_NE(r.output.find("\"summary\""), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("scenario(s):"), std::string::npos) << r.output;
+  EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --json - --junit -").exit_code, 2);
 }

@@ -72,41 +72,35 @@ std::string format_ms(double ms) {
   return buf;
 }
 
-void print_scenario(const fh::runner::ScenarioReport& r, const Style& style, bool verbose,
-                    std::size_t width) {
+void print_scenario(std::ostream& out, const fh::runner::ScenarioReport& r, const Style& style,
+                    bool verbose, std::size_t width) {
   const auto name = std::string(fh::scenario::verdict_name(r.verdict));
-  std::cout << style.paint(r.verdict, padded(name, 14)) << padded(r.scenario.display_name(), width)
-            << "  " << padded(format_ms(r.duration_ms), 9);
+  out << style.paint(r.verdict, padded(name, 14)) << padded(r.scenario.display_name(), width)
+      << "  " << padded(format_ms(r.duration_ms), 9);
   if (r.runs.size() > 1) {
-    std::cout << "  " << r.runs.size() << " runs:";
-    for (const auto& [v, n] : r.counts)
-      std::cout << " " << n << " " << fh::scenario::verdict_name(v);
+    out << "  " << r.runs.size() << " runs:";
+    for (const auto& [v, n] : r.counts) out << " " << n << " " << fh::scenario::verdict_name(v);
     char buf[96];
     std::snprintf(buf, sizeof buf, "; failure rate %.2f (95%% CI %.2f-%.2f)", r.failure_rate,
                   r.failure_rate_ci.low, r.failure_rate_ci.high);
-    std::cout << buf;
+    out << buf;
   } else {
-    std::cout << "  " << r.scenario.title;
+    out << "  " << r.scenario.title;
   }
-  std::cout << "\n";
+  out << "\n";
   const bool bad = r.verdict == Verdict::fail || r.verdict == Verdict::error;
   if (bad || r.verdict == Verdict::skip || (verbose && r.verdict != Verdict::pass))
-    std::cout << indent(r.reason, "    ");
-  if (verbose && (bad || r.verdict != Verdict::pass)) {
-    for (const auto& run : r.runs)
-      if (run.verdict == r.verdict) {
-        std::cout << "    timeline:\n"
-                  << indent(
-                         [&] {
-                           std::string t;
-                           for (const auto& l : run.timeline) t += l + "\n";
-                           return t;
-                         }(),
-                         "      ");
-        break;
-      }
+    out << indent(r.reason, "    ");
+  if (verbose && r.verdict != Verdict::pass && r.verdict != Verdict::skip) {
+    // The timeline of the first run that earned the scenario's verdict.
+    for (const auto& run : r.runs) {
+      if (run.verdict != r.verdict) continue;
+      out << "    timeline:\n";
+      for (const auto& line : run.timeline) out << "      " << line << "\n";
+      break;
+    }
   }
-  std::cout.flush();
+  out.flush();
 }
 
 }  // namespace
@@ -120,7 +114,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Examples:\n"
       "  fcgi-harness run                                 run every scenario under scenarios/\n"
-      "  fcgi-harness run scenarios/faults --filter '*502*'\n"
+      "  fcgi-harness run scenarios/faults --filter 'close-*'   only the matching ids\n"
       "  fcgi-harness run scenarios/basic/large-response.yaml --repeat 20 --json out.json\n"
       "  fcgi-harness run --junit results.xml             JUnit XML for Jenkins / GitHub Actions\n"
       "  fcgi-harness list scenarios/                     ids, variants and titles\n"
@@ -129,6 +123,7 @@ int main(int argc, char** argv) {
       "scenario-file errors (then nothing runs). Colour only on a terminal, never with NO_COLOR.\n"
       "The scenario format, the verdicts and the JSON result are described in README.md.");
   app.require_subcommand(1);
+  app.fallthrough();  // -v works before or after the subcommand
   app.set_version_flag("--version", "fcgi-harness 0.1.0");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose,
@@ -146,7 +141,7 @@ int main(int argc, char** argv) {
                   "run each scenario N times; reports verdict counts and failure rate")
       ->check(CLI::Range(1, 100000));
   run->add_option("--json", json_path, "write the JSON result to FILE ('-' for stdout)");
-  run->add_option("--junit", junit_path, "write JUnit XML to FILE");
+  run->add_option("--junit", junit_path, "write JUnit XML to FILE ('-' for stdout)");
   run->footer("Example: fcgi-harness run scenarios/faults --repeat 20 --json faults.json");
 
   std::vector<std::string> list_paths;
@@ -206,22 +201,29 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
+  // A report written to stdout keeps stdout clean: the human lines go to stderr then.
+  if (json_path == "-" && junit_path == "-") {
+    std::cerr << "error: --json and --junit cannot both write to stdout\n";
+    return kExitUsage;
+  }
+  const bool report_on_stdout = json_path == "-" || junit_path == "-";
+  std::ostream& out = report_on_stdout ? std::cerr : std::cout;
   Style style;
-  style.colour = ::isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+  style.colour = ::isatty(report_on_stdout ? STDERR_FILENO : STDOUT_FILENO) &&
+                 std::getenv("NO_COLOR") == nullptr;
   auto suite = fh::runner::run_suite(
-      selected, repeat, [&](const auto& r) { print_scenario(r, style, verbose, width); });
+      selected, repeat, [&](const auto& r) { print_scenario(out, r, style, verbose, width); });
 
-  std::cout << "\n" << suite.scenarios.size() << " scenario(s)";
-  if (repeat > 1) std::cout << " x " << repeat << " runs";
-  std::cout << ":";
+  out << "\n" << suite.scenarios.size() << " scenario(s)";
+  if (repeat > 1) out << " x " << repeat << " runs";
+  out << ":";
   bool first = true;
   for (const auto& [v, n] : suite.counts) {
-    std::cout << (first ? " " : ", ")
-              << style.paint(v,
-                             std::to_string(n) + " " + std::string(fh::scenario::verdict_name(v)));
+    out << (first ? " " : ", ")
+        << style.paint(v, std::to_string(n) + " " + std::string(fh::scenario::verdict_name(v)));
     first = false;
   }
-  std::cout << " in " << format_ms(suite.duration_ms) << "\n";
+  out << " in " << format_ms(suite.duration_ms) << "\n";
 
   try {
     if (!json_path.empty())

@@ -125,7 +125,9 @@ class Run {
       co_return;
     }
     net::set_no_delay(socket_);
-    start_ = Clock::now();
+    const auto connected = Clock::now();
+    x_.connect_ms = std::chrono::duration<double, std::milli>(connected - start_).count();
+    start_ = connected;
     reset_parser();
     update_awaiting();
     using namespace asio::experimental::awaitable_operators;

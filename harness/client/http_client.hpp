@@ -52,7 +52,8 @@ struct Exchange {
   bool connection_reset = false;  // the connection ended with ECONNRESET
   std::string error;              // what ended it, when not complete
   std::string awaiting;           // what it was waiting for (meaningful while pending)
-  // Milliseconds since the request started to be sent.
+  std::optional<double> connect_ms;  // from the start of exchange() until connected
+  // Milliseconds since the request started to be sent (after the connect).
   std::optional<double> first_byte_ms;       // first response byte
   std::optional<double> first_body_byte_ms;  // first body byte
   std::optional<double> last_byte_ms;        // last byte (end of framing or connection end)

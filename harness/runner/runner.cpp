@@ -155,8 +155,9 @@ RunResult run_scenario(const scenario::Scenario& s) {
                                        "conn " + std::to_string(e.connection) + " " + e.what +
                                            (e.detail.empty() ? "" : " (" + e.detail + ")")));
     for (std::size_t i = 0; i < n; ++i) {
-      const auto base = ms_between(started, request_started[i]);
       const auto& x = snapshot[i];
+      // The client's times count from the first request byte, which follows the connect.
+      const auto base = ms_between(started, request_started[i]) + x.connect_ms.value_or(0);
       lines.emplace_back(
           base, timeline_line(base, "client ",
                               s.requests[i].name + " sent " + s.requests[i].spec.method + " " +
