@@ -51,6 +51,27 @@ std::string timeline_line(double ms, const std::string& who, const std::string& 
   return o.str();
 }
 
+/// The client side of a run. Its coroutines are members, not lambdas, so their state lives in
+/// this object for the whole run rather than in a closure that may die before they finish.
+struct ClientDriver {
+  const scenario::Scenario& scenario;
+  net::Address gateway;
+  std::vector<client::Exchange> exchanges;
+  std::vector<bool> finished;
+  std::vector<Clock::time_point> started;
+  std::size_t remaining;
+
+  asio::awaitable<void> one(std::size_t i) {
+    started[i] = Clock::now();
+    co_await client::exchange(gateway, scenario.requests[i].spec, exchanges[i]);
+    finished[i] = true;
+    --remaining;
+  }
+  asio::awaitable<void> in_turn() {
+    for (std::size_t i = 0; i < exchanges.size(); ++i) co_await one(i);
+  }
+};
+
 }  // namespace
 
 RunResult run_scenario(const scenario::Scenario& s) {
@@ -84,41 +105,32 @@ RunResult run_scenario(const scenario::Scenario& s) {
                   gateway.address().to_string());
 
     const std::size_t n = s.requests.size();
-    std::vector<client::Exchange> exchanges(n);
-    std::vector<bool> finished(n, false);
-    std::vector<Clock::time_point> request_started(n, started);
+    ClientDriver client{s,
+                        gateway.address(),
+                        std::vector<client::Exchange>(n),
+                        std::vector<bool>(n, false),
+                        std::vector<Clock::time_point>(n, started),
+                        n};
     std::vector<asio::cancellation_signal> cancel(n);
-    std::size_t remaining = n;
     std::exception_ptr harness_failure;
-    const auto gateway_address = gateway.address();
-
-    auto run_request = [&](std::size_t i) -> asio::awaitable<void> {
-      request_started[i] = Clock::now();
-      co_await client::exchange(gateway_address, s.requests[i].spec, exchanges[i]);
-      finished[i] = true;
-      --remaining;
-    };
     auto on_done = [&](std::exception_ptr e) {
       if (e && !harness_failure) harness_failure = e;
     };
     if (s.parallel) {
       for (std::size_t i = 0; i < n; ++i)
-        asio::co_spawn(io, run_request(i), asio::bind_cancellation_slot(cancel[i].slot(), on_done));
+        asio::co_spawn(io, client.one(i), asio::bind_cancellation_slot(cancel[i].slot(), on_done));
     } else {
-      auto in_turn = [&]() -> asio::awaitable<void> {
-        for (std::size_t i = 0; i < n; ++i) co_await run_request(i);
-      };
-      asio::co_spawn(io, in_turn(), asio::bind_cancellation_slot(cancel[0].slot(), on_done));
+      asio::co_spawn(io, client.in_turn(), asio::bind_cancellation_slot(cancel[0].slot(), on_done));
     }
 
     // Every wait of the run is bounded by the scenario's deadline.
     const auto deadline = started + std::chrono::milliseconds(s.deadline_ms);
-    while (remaining > 0 && !harness_failure && !io.stopped() && Clock::now() < deadline)
+    while (client.remaining > 0 && !harness_failure && !io.stopped() && Clock::now() < deadline)
       io.run_one_until(deadline);
     // What had arrived when the deadline hit; requests unfinished by then are hung, whatever
     // the teardown below makes of them.
-    const auto snapshot = exchanges;
-    const auto finished_in_time = finished;
+    const auto snapshot = client.exchanges;
+    const auto finished_in_time = client.finished;
 
     // Teardown: cancel the client, close both fakes, let every coroutine finish.
     for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
@@ -157,7 +169,7 @@ RunResult run_scenario(const scenario::Scenario& s) {
     for (std::size_t i = 0; i < n; ++i) {
       const auto& x = snapshot[i];
       // The client's times count from the first request byte, which follows the connect.
-      const auto base = ms_between(started, request_started[i]) + x.connect_ms.value_or(0);
+      const auto base = ms_between(started, client.started[i]) + x.connect_ms.value_or(0);
       lines.emplace_back(
           base, timeline_line(base, "client ",
                               s.requests[i].name + " sent " + s.requests[i].spec.method + " " +
