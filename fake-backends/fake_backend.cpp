@@ -39,6 +39,8 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // Size-mode pieces when no chunk is asked for: one full record each, so memory stays bounded.
 constexpr std::size_t kDefaultPiece = fcgi::kMaxContentLength;
+// How long a lingering close drains unread input before it closes anyway.
+constexpr auto kLingerTime = std::chrono::seconds(2);
 
 std::string_view event_name(BackendEvent event) {
   switch (event) {
@@ -173,6 +175,12 @@ struct Connection : std::enable_shared_from_this<Connection> {
   asio::steady_timer stall_timer;
   std::set<std::shared_ptr<asio::steady_timer>> fault_timers;  // delayed faults
   std::vector<bool> accepted_fired;
+  // Lingering close: the response is out and our side is shut down, but unread input is
+  // drained first, because closing with unread input sends an RST that can destroy the
+  // response still in flight (the uWSGI truncation in shared/seeds).
+  bool lingering = false;
+  std::string linger_reason;
+  std::shared_ptr<asio::steady_timer> linger_timer;
 
   void log(std::uint16_t id, std::string what, std::string detail = {}) {
     st->log(number, id, std::move(what), std::move(detail));
@@ -189,6 +197,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
       socket.shutdown(net::Socket::shutdown_both, ignored_ec);
     }
     socket.close(ignored_ec);
+    if (linger_timer) linger_timer->cancel();
     stall_timer.cancel();
     for (auto& t : fault_timers) t->cancel();
     for (auto& w : waiters) w->timer.cancel();
@@ -483,7 +492,27 @@ struct Connection : std::enable_shared_from_this<Connection> {
             std::to_string(r.body_written) + (complete ? "" : " aborted"));
     fire(BackendEvent::end_request_sent, r.index, r.fired, r.id);
     // §5.1: FCGI_KEEP_CONN clear means the application closes the connection after the request.
-    if (!r.keep_conn) close("keep_conn clear");
+    if (!r.keep_conn) close_after_response("keep_conn clear", r.stdin_done);
+  }
+
+  /// Closes once the request's input is consumed: at once if the stdin terminator was read,
+  /// else after shutting down our side and draining input until the terminator, EOF or
+  /// kLingerTime (the lingering close a correct application does).
+  void close_after_response(std::string_view why, bool input_complete) {
+    if (closed || lingering) return;
+    if (input_complete) {
+      close(why);
+      return;
+    }
+    lingering = true;
+    linger_reason = why;
+    error_code ignored_ec;
+    socket.shutdown(net::Socket::shutdown_send, ignored_ec);
+    log(0, "lingering", "draining unread input before closing");
+    linger_timer = std::make_shared<asio::steady_timer>(ex, kLingerTime);
+    linger_timer->async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close(self->linger_reason + ", linger time over");
+    });
   }
 
   void finish(const std::shared_ptr<Request>& r) {
@@ -550,6 +579,10 @@ asio::awaitable<void> read_loop(std::shared_ptr<Connection> c) {
     while (co_await c->gate()) {
       auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buffer), kAwait);
       if (c->closed) break;
+      if (ec && c->lingering) {
+        c->close(c->linger_reason);  // EOF (or error) from the peer ends the drain
+        break;
+      }
       if (ec == asio::error::eof) {
         c->log(0, "peer_closed");
         c->peer_eof = true;
@@ -683,6 +716,11 @@ void Connection::on_begin_request(const fcgi::Record& rec) {
 }
 
 void Connection::on_record(const fcgi::Record& rec) {
+  if (lingering) {
+    // Only draining now: the stdin terminator means the request's input is all read.
+    if (rec.is(fcgi::RecordType::Stdin) && rec.content.empty()) close(linger_reason);
+    return;
+  }
   if (rec.request_id == fcgi::kNullRequestId) {
     on_management(rec);
     return;

@@ -23,6 +23,7 @@ json request_json(const runner::RequestResult& r) {
               {"framing", client::framing_name(x.framing)},
               {"body_bytes", x.body_bytes},
               {"body_sha256", x.body_sha256},
+              {"connect_ms", optional_ms(x.connect_ms)},
               {"first_byte_ms", optional_ms(x.first_byte_ms)},
               {"first_body_byte_ms", optional_ms(x.first_body_byte_ms)},
               {"last_byte_ms", optional_ms(x.last_byte_ms)},

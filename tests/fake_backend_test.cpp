@@ -606,6 +606,44 @@ TEST_F(FakeBackendTest, PeerEofBeforeStdinEndsDropsTheRequestAndCloses) {
   EXPECT_EQ(backend->requests_completed(), 0u);
 }
 
+TEST_F(FakeBackendTest, LingeringCloseDrainsStdinSentAfterTheResponse) {
+  // size= answers before reading the body; with KEEP_CONN clear the backend must still read
+  // the rest of STDIN before closing, or the close would be an RST (the uWSGI truncation).
+  start();
+  RawClient c(io);
+  const std::string body(256 * 1024, 'b');
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1) + params(1, "size=1000", "POST"));
+    co_await c.read_until_end_request(1);
+    co_await c.send(stdin_stream(1, body));  // the body and its terminator, late
+    co_await c.read_until_closed();
+  });
+  EXPECT_TRUE(c.eof);
+  EXPECT_FALSE(c.error) << c.error.message();  // FIN, not RST
+  EXPECT_EQ(c.body(1).size(), 1000u);
+  EXPECT_EQ(count("lingering"), 1u);
+  const auto* closed = find("connection_closed");
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->detail, "keep_conn clear");
+}
+
+TEST_F(FakeBackendTest, LingeringCloseEndsAtPeerEof) {
+  start();
+  RawClient c(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await c.connect(backend->address());
+    co_await c.send(begin(1) + params(1, "size=10", "POST"));
+    co_await c.read_until_end_request(1);
+    c.socket().shutdown(net::Socket::shutdown_send);  // no STDIN terminator ever
+    co_await c.read_until_closed();
+  });
+  EXPECT_TRUE(c.eof);
+  EXPECT_FALSE(c.error) << c.error.message();
+  EXPECT_EQ(count("lingering"), 1u);
+  EXPECT_EQ(count("connection_closed"), 1u);
+}
+
 // ---------------------------------------------------------------- faults
 
 TEST_F(FakeBackendTest, FaultCloseAtParamsReceivedClosesBeforeAnyStdout) {
