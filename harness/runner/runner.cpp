@@ -86,19 +86,16 @@ RunResult run_scenario(const scenario::Scenario& s) {
     RunDirectory dir;
     asio::io_context io;
 
-    fake::BackendConfig backend_config;
-    if (s.backend.transport == scenario::BackendDef::Transport::unix_socket)
-      backend_config.listen = net::Address::unix_socket((dir.path() / "backend.sock").string());
-    backend_config.mpxs_conns = s.backend.mpxs_conns;
-    backend_config.faults = s.backend.faults;
+    fake::BackendConfig backend_config = s.backend.fake;
+    backend_config.listen = s.backend.transport == scenario::BackendDef::Transport::unix_socket
+                                ? net::Address::unix_socket((dir.path() / "backend.sock").string())
+                                : net::Address::tcp("127.0.0.1", 0);
     fake::FakeBackend backend(io, backend_config);
     backend.start();
 
-    fake::GatewayConfig gateway_config;
+    fake::GatewayConfig gateway_config = s.gateway.fake;
+    gateway_config.listen = net::Address::tcp("127.0.0.1", 0);
     gateway_config.backend = backend.address();
-    gateway_config.backend_timeout_ms = s.gateway.backend_timeout_ms;
-    gateway_config.backend_connect_timeout_ms = s.gateway.connect_timeout_ms;
-    gateway_config.keep_conn = s.gateway.keep_conn;
     fake::FakeGateway gateway(io, gateway_config);
     gateway.start();
     spdlog::debug("{}: backend {} gateway {}", s.display_name(), backend.address().to_string(),

@@ -1,5 +1,8 @@
 #include "scenario/loader.hpp"
 
+#include "scenario/sections.hpp"
+#include "scenario/yaml_reader.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,168 +17,7 @@
 namespace fh::scenario {
 namespace {
 
-// ------------------------------------------------------------------ helpers
-
-SourceMark mark_of(const YAML::Node& node, const std::string& file) {
-  const auto m = node.Mark();
-  if (m.is_null()) return SourceMark{file, 0, 0};
-  return SourceMark{file, m.line + 1, m.column + 1};
-}
-
-std::string kind_name(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return "'" + node.Scalar() + "'";
-    default:
-      return "an undefined value";
-  }
-}
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-/// Reads one YAML mapping: every key read is remembered, and finish() rejects the rest with
-/// a "did you mean" hint, so a misspelt key can never be silently ignored.
-class MapReader {
- public:
-  MapReader(YAML::Node node, std::string file, std::string context)
-      : node_(std::move(node)), file_(std::move(file)), context_(std::move(context)) {
-    if (!node_.IsMap())
-      throw ScenarioError(mark_of(node_, file_),
-                          context_ + " must be a mapping, got " + kind_name(node_));
-  }
-
-  const std::string& file() const { return file_; }
-  SourceMark mark() const { return mark_of(node_, file_); }
-
-  /// The value for `key`, or an undefined node. Marks the key as known.
-  YAML::Node get(const std::string& key) {
-    known_.insert(key);
-    for (auto it = node_.begin(); it != node_.end(); ++it)
-      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
-    return YAML::Node(YAML::NodeType::Undefined);
-  }
-  bool has(const std::string& key) {
-    auto v = get(key);
-    return v.IsDefined() && !v.IsNull();
-  }
-
-  YAML::Node require(const std::string& key) {
-    auto v = get(key);
-    if (!v.IsDefined() || v.IsNull())
-      throw ScenarioError(mark(), context_ + ": missing required key '" + key + "'");
-    return v;
-  }
-
-  void finish() const {
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
-      if (known_.count(key)) continue;
-      std::string hint;
-      std::size_t best = 3;
-      for (const auto& k : known_) {
-        auto d = edit_distance(key, k);
-        if (d < best) best = d, hint = k;
-      }
-      std::string message = context_ + ": unknown key '" + key + "'";
-      if (!hint.empty()) message += " (did you mean '" + hint + "'?)";
-      std::vector<std::string> keys(known_.begin(), known_.end());
-      message += "; known keys: ";
-      for (std::size_t i = 0; i < keys.size(); ++i) message += (i ? ", " : "") + keys[i];
-      throw ScenarioError(mark_of(it->first, file_), message);
-    }
-  }
-
- private:
-  YAML::Node node_;
-  std::string file_;
-  std::string context_;
-  std::set<std::string> known_;
-};
-
-[[noreturn]] void bad_value(const YAML::Node& node, const std::string& file,
-                            const std::string& what, const std::string& expected) {
-  throw ScenarioError(mark_of(node, file),
-                      what + ": expected " + expected + ", got " + kind_name(node));
-}
-
-std::string as_string(const YAML::Node& node, const std::string& file, const std::string& what) {
-  if (!node.IsScalar()) bad_value(node, file, what, "a string");
-  return node.Scalar();
-}
-
-std::uint64_t as_uint(const YAML::Node& node, const std::string& file, const std::string& what,
-                      std::uint64_t max = UINT64_MAX) {
-  if (!node.IsScalar()) bad_value(node, file, what, "a non-negative integer");
-  const auto& s = node.Scalar();
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size())
-    bad_value(node, file, what, "a non-negative integer");
-  if (v > max)
-    throw ScenarioError(mark_of(node, file),
-                        what + ": " + s + " is above the maximum " + std::to_string(max));
-  return v;
-}
-
-std::uint32_t as_ms(const YAML::Node& node, const std::string& file, const std::string& what) {
-  return static_cast<std::uint32_t>(as_uint(node, file, what, 24ull * 3600 * 1000));
-}
-
-bool as_bool(const YAML::Node& node, const std::string& file, const std::string& what) {
-  if (node.IsScalar()) {
-    const auto& s = node.Scalar();
-    if (s == "true" || s == "yes" || s == "on") return true;
-    if (s == "false" || s == "no" || s == "off") return false;
-  }
-  bad_value(node, file, what, "true or false");
-}
-
-std::uint64_t as_size(const YAML::Node& node, const std::string& file, const std::string& what) {
-  if (node.IsScalar())
-    if (auto v = parse_size(node.Scalar())) return *v;
-  bad_value(node, file, what, "a size in bytes (e.g. 1024, 64KiB, 16MiB)");
-}
-
-std::string one_of(const YAML::Node& node, const std::string& file, const std::string& what,
-                   const std::vector<std::string>& allowed) {
-  const auto s = node.IsScalar() ? node.Scalar() : std::string();
-  if (node.IsScalar() && std::find(allowed.begin(), allowed.end(), s) != allowed.end()) return s;
-  std::string list;
-  for (std::size_t i = 0; i < allowed.size(); ++i) list += (i ? ", " : "") + allowed[i];
-  bad_value(node, file, what, "one of " + list);
-}
-
-std::vector<std::string> string_or_list(const YAML::Node& node, const std::string& file,
-                                        const std::string& what) {
-  std::vector<std::string> out;
-  if (node.IsScalar()) {
-    out.push_back(node.Scalar());
-  } else if (node.IsSequence()) {
-    for (const auto& item : node) out.push_back(as_string(item, file, what));
-  } else {
-    bad_value(node, file, what, "a string or a list of strings");
-  }
-  return out;
-}
+using namespace yaml;
 
 // ------------------------------------------------------------------ sections
 
@@ -258,58 +100,11 @@ std::vector<Expectation> read_expectations(const YAML::Node& node, const std::st
   return out;
 }
 
-const std::map<std::string, fake::BackendEvent> kBackendEvents = {
-    {"accepted", fake::BackendEvent::accepted},
-    {"begin_request", fake::BackendEvent::begin_request},
-    {"params_received", fake::BackendEvent::params_received},
-    {"stdin_received", fake::BackendEvent::stdin_received},
-    {"headers_sent", fake::BackendEvent::headers_sent},
-    {"end_request_sent", fake::BackendEvent::end_request_sent},
-};
-
-fake::BackendFault read_backend_fault(const YAML::Node& node, const std::string& file) {
-  MapReader r(node, file, "backend fault");
-  fake::BackendFault fault;
-  auto at = r.require("at");
-  if (at.IsMap()) {
-    MapReader a(at, file, "fault 'at'");
-    fault.at = fake::BackendEvent::body_bytes;
-    fault.bytes = as_size(a.require("body_bytes"), file, "body_bytes");
-    a.finish();
-  } else {
-    std::vector<std::string> names;
-    for (const auto& [name, _] : kBackendEvents) names.push_back(name);
-    names.push_back("{body_bytes: N}");
-    fault.at = kBackendEvents.at(one_of(at, file, "at", names));
-  }
-  const auto action = one_of(r.require("do"), file, "do", {"close", "reset", "stall"});
-  fault.action = action == "close"   ? fake::BackendAction::close
-                 : action == "reset" ? fake::BackendAction::reset
-                                     : fake::BackendAction::stall;
-  if (r.has("delay_ms")) fault.delay_ms = as_ms(r.get("delay_ms"), file, "delay_ms");
-  if (r.has("stall_ms")) {
-    if (fault.action != fake::BackendAction::stall)
-      throw ScenarioError(mark_of(r.get("stall_ms"), file), "stall_ms only applies to do: stall");
-    fault.stall_ms = as_ms(r.get("stall_ms"), file, "stall_ms");
-  }
-  if (r.has("request")) {
-    auto index = as_uint(r.get("request"), file, "request", UINT32_MAX);
-    if (index == 0) bad_value(r.get("request"), file, "request", "a 1-based request number");
-    fault.request_index = static_cast<std::uint32_t>(index);
-  }
-  r.finish();
-  return fault;
-}
-
 GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "gateway");
   GatewayDef g;
   if (r.has("kind")) one_of(r.get("kind"), file, "gateway kind", {"fake"});
-  if (r.has("backend_timeout_ms"))
-    g.backend_timeout_ms = as_ms(r.get("backend_timeout_ms"), file, "backend_timeout_ms");
-  if (r.has("connect_timeout_ms"))
-    g.connect_timeout_ms = as_ms(r.get("connect_timeout_ms"), file, "connect_timeout_ms");
-  if (r.has("keep_conn")) g.keep_conn = as_bool(r.get("keep_conn"), file, "keep_conn");
+  read_fake_gateway(r, g.fake);
   r.finish();
   return g;
 }
@@ -322,12 +117,7 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
     b.transport = one_of(r.get("transport"), file, "transport", {"tcp", "unix"}) == "tcp"
                       ? BackendDef::Transport::tcp
                       : BackendDef::Transport::unix_socket;
-  if (r.has("mpxs_conns")) b.mpxs_conns = as_bool(r.get("mpxs_conns"), file, "mpxs_conns");
-  if (r.has("faults")) {
-    auto faults = r.get("faults");
-    if (!faults.IsSequence()) bad_value(faults, file, "faults", "a list of faults");
-    for (const auto& f : faults) b.faults.push_back(read_backend_fault(f, file));
-  }
+  read_fake_backend(r, b.fake);
   r.finish();
   return b;
 }
@@ -422,14 +212,7 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
                                    : as_string(br.get("text"), file, "body.text");
     br.finish();
   }
-  if (r.has("body_encoding"))
-    req.spec.chunked = one_of(r.get("body_encoding"), file, "body_encoding",
-                              {"content-length", "chunked"}) == "chunked";
-  if (r.has("body_chunk")) {
-    req.spec.chunk_size = as_size(r.get("body_chunk"), file, "body_chunk");
-    if (req.spec.chunk_size == 0)
-      bad_value(r.get("body_chunk"), file, "body_chunk", "at least 1 byte");
-  }
+  read_client_behaviour(r, req.spec);
   if (r.has("expect")) req.expect = read_expectations(r.get("expect"), file);
   r.finish();
   return req;

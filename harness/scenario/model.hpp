@@ -10,6 +10,7 @@
 
 #include "client/http_client.hpp"
 #include "fake-backends/fake_backend.hpp"
+#include "fake-gateways/fake_gateway.hpp"
 #include "probe/probe_contract.hpp"
 
 namespace fh::scenario {
@@ -71,18 +72,18 @@ struct RequestDef {
 
 enum class PeerKind { fake };  // real programs come with the real-peers work
 
+/// The gateway. For a fake, `fake` is its whole configuration except the addresses, which
+/// the runner fills in (listen on a port picked at run time, the backend's address).
 struct GatewayDef {
   PeerKind kind = PeerKind::fake;
-  std::uint32_t backend_timeout_ms = 5000;
-  std::uint32_t connect_timeout_ms = 2000;
-  bool keep_conn = false;
+  fake::GatewayConfig fake;
 };
 
+/// The backend. As for the gateway, `fake.listen` is chosen by the runner from `transport`.
 struct BackendDef {
   PeerKind kind = PeerKind::fake;
   enum class Transport { tcp, unix_socket } transport = Transport::tcp;
-  bool mpxs_conns = false;
-  std::vector<fake::BackendFault> faults;
+  fake::BackendConfig fake;
 };
 
 struct Scenario {

@@ -1,0 +1,54 @@
+#include "events/bus.hpp"
+
+namespace fh::events {
+
+Selector Selector::parse(const std::string& text) {
+  const auto dot = text.find('.');
+  if (dot == std::string::npos) return Selector{"", text};
+  return Selector{text.substr(0, dot), text.substr(dot + 1)};
+}
+
+void Bus::publish(Event event) {
+  if (event.at == Clock::time_point{}) event.at = Clock::now();
+  log_.push_back(event);
+  // Copy the ids first: a subscriber may subscribe or unsubscribe while we iterate.
+  std::vector<int> ids;
+  for (const auto& [id, entry] : subscribers_)
+    if (entry.first.matches(event)) ids.push_back(id);
+  for (int id : ids) {
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end()) continue;
+    auto callback = it->second.second;  // the callback may unsubscribe itself
+    callback(event);
+  }
+}
+
+void Bus::publish(const std::string& party, const std::string& name, std::uint32_t connection,
+                  std::uint16_t request_id, std::uint64_t value, std::string detail) {
+  publish(Event{Clock::now(), party, name, connection, request_id, value, std::move(detail)});
+}
+
+int Bus::subscribe(Selector selector, Callback callback) {
+  const int id = next_id_++;
+  subscribers_.emplace(id, std::make_pair(std::move(selector), std::move(callback)));
+  return id;
+}
+
+void Bus::unsubscribe(int id) {
+  subscribers_.erase(id);
+}
+
+std::size_t Bus::count(const Selector& selector) const {
+  std::size_t n = 0;
+  for (const auto& e : log_)
+    if (selector.matches(e)) ++n;
+  return n;
+}
+
+const Event* Bus::nth(const Selector& selector, std::size_t n) const {
+  for (const auto& e : log_)
+    if (selector.matches(e) && --n == 0) return &e;
+  return nullptr;
+}
+
+}  // namespace fh::events

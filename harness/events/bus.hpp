@@ -1,0 +1,77 @@
+// The run's event bus: every party (client, gateway, backend, and later the observers)
+// publishes what it did as named protocol events on one clock. Faults anchor on these events,
+// barriers make one party wait for another's event, expectations query them, and the
+// timeline prints them. Single-threaded like the run: publish() calls subscribers at once,
+// inside the publisher's handler, so "close when the gateway sent the empty STDIN" acts
+// before anything else happens on the loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace fh::events {
+
+using Clock = std::chrono::steady_clock;
+
+struct Event {
+  Clock::time_point at;
+  std::string party;             // "client", "gateway", "backend", ...
+  std::string name;              // "stdin_terminator_sent", "params_received", ...
+  std::uint32_t connection = 0;  // the party's own connection number (1-based), 0: none
+  std::uint16_t request_id = 0;  // FastCGI request id, 0: none
+  std::uint64_t value = 0;       // a count the event carries (bytes, records...), 0: none
+  std::string detail;            // free text for people
+};
+
+/// Which events a subscriber or an expectation means. Empty party/name match any.
+struct Selector {
+  std::string party;
+  std::string name;
+  bool matches(const Event& e) const {
+    return (party.empty() || party == e.party) && (name.empty() || name == e.name);
+  }
+  std::string to_string() const {
+    return (party.empty() ? "*" : party) + "." + (name.empty() ? "*" : name);
+  }
+  /// "backend.params_received" -> {backend, params_received}; "params_received" -> {"", ...}.
+  static Selector parse(const std::string& text);
+};
+
+class Bus {
+ public:
+  using Callback = std::function<void(const Event&)>;
+
+  explicit Bus(Clock::time_point origin = Clock::now()) : origin_(origin) {}
+
+  /// Stamps `at` if unset, records the event, then calls every matching subscriber in
+  /// subscription order. Subscribers may publish and (un)subscribe re-entrantly.
+  void publish(Event event);
+  /// Convenience: publish(Event{now, party, name, connection, request_id, value, detail}).
+  void publish(const std::string& party, const std::string& name, std::uint32_t connection = 0,
+               std::uint16_t request_id = 0, std::uint64_t value = 0, std::string detail = {});
+
+  /// Returns an id for unsubscribe(). The callback sees events published from now on.
+  int subscribe(Selector selector, Callback callback);
+  void unsubscribe(int id);
+
+  const std::vector<Event>& log() const { return log_; }
+  std::size_t count(const Selector& selector) const;
+  /// The nth (1-based) matching event, or nullptr.
+  const Event* nth(const Selector& selector, std::size_t n) const;
+  Clock::time_point origin() const { return origin_; }
+  double ms_since_origin(Clock::time_point t) const {
+    return std::chrono::duration<double, std::milli>(t - origin_).count();
+  }
+
+ private:
+  Clock::time_point origin_;
+  std::vector<Event> log_;
+  std::map<int, std::pair<Selector, Callback>> subscribers_;
+  int next_id_ = 1;
+};
+
+}  // namespace fh::events

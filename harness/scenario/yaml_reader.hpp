@@ -1,0 +1,181 @@
+// Reading scenario YAML with errors that point at file:line:column. Shared by the loader and
+// by each party's own section readers (backend faults, gateway personality, client faults).
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scenario/loader.hpp"
+
+namespace fh::scenario::yaml {
+
+inline SourceMark mark_of(const YAML::Node& node, const std::string& file) {
+  const auto m = node.Mark();
+  if (m.is_null()) return SourceMark{file, 0, 0};
+  return SourceMark{file, m.line + 1, m.column + 1};
+}
+
+inline std::string kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    default:
+      return "an undefined value";
+  }
+}
+
+inline std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+/// Reads one YAML mapping: every key read is remembered, and finish() rejects the rest with
+/// a "did you mean" hint, so a misspelt key can never be silently ignored.
+class MapReader {
+ public:
+  MapReader(YAML::Node node, std::string file, std::string context)
+      : node_(std::move(node)), file_(std::move(file)), context_(std::move(context)) {
+    if (!node_.IsMap())
+      throw ScenarioError(mark_of(node_, file_),
+                          context_ + " must be a mapping, got " + kind_name(node_));
+  }
+
+  const std::string& file() const { return file_; }
+  SourceMark mark() const { return mark_of(node_, file_); }
+
+  /// The value for `key`, or an undefined node. Marks the key as known.
+  YAML::Node get(const std::string& key) {
+    known_.insert(key);
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  bool has(const std::string& key) {
+    auto v = get(key);
+    return v.IsDefined() && !v.IsNull();
+  }
+
+  YAML::Node require(const std::string& key) {
+    auto v = get(key);
+    if (!v.IsDefined() || v.IsNull())
+      throw ScenarioError(mark(), context_ + ": missing required key '" + key + "'");
+    return v;
+  }
+
+  void finish() const {
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+      if (known_.count(key)) continue;
+      std::string hint;
+      std::size_t best = 3;
+      for (const auto& k : known_) {
+        auto d = edit_distance(key, k);
+        if (d < best) best = d, hint = k;
+      }
+      std::string message = context_ + ": unknown key '" + key + "'";
+      if (!hint.empty()) message += " (did you mean '" + hint + "'?)";
+      std::vector<std::string> keys(known_.begin(), known_.end());
+      message += "; known keys: ";
+      for (std::size_t i = 0; i < keys.size(); ++i) message += (i ? ", " : "") + keys[i];
+      throw ScenarioError(mark_of(it->first, file_), message);
+    }
+  }
+
+ private:
+  YAML::Node node_;
+  std::string file_;
+  std::string context_;
+  std::set<std::string> known_;
+};
+
+[[noreturn]] inline void bad_value(const YAML::Node& node, const std::string& file,
+                                   const std::string& what, const std::string& expected) {
+  throw ScenarioError(mark_of(node, file),
+                      what + ": expected " + expected + ", got " + kind_name(node));
+}
+
+inline std::string as_string(const YAML::Node& node, const std::string& file,
+                             const std::string& what) {
+  if (!node.IsScalar()) bad_value(node, file, what, "a string");
+  return node.Scalar();
+}
+
+inline std::uint64_t as_uint(const YAML::Node& node, const std::string& file,
+                             const std::string& what, std::uint64_t max = UINT64_MAX) {
+  if (!node.IsScalar()) bad_value(node, file, what, "a non-negative integer");
+  const auto& s = node.Scalar();
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size())
+    bad_value(node, file, what, "a non-negative integer");
+  if (v > max)
+    throw ScenarioError(mark_of(node, file),
+                        what + ": " + s + " is above the maximum " + std::to_string(max));
+  return v;
+}
+
+inline std::uint32_t as_ms(const YAML::Node& node, const std::string& file,
+                           const std::string& what) {
+  return static_cast<std::uint32_t>(as_uint(node, file, what, 24ull * 3600 * 1000));
+}
+
+inline bool as_bool(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (node.IsScalar()) {
+    const auto& s = node.Scalar();
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  bad_value(node, file, what, "true or false");
+}
+
+inline std::uint64_t as_size(const YAML::Node& node, const std::string& file,
+                             const std::string& what) {
+  if (node.IsScalar())
+    if (auto v = parse_size(node.Scalar())) return *v;
+  bad_value(node, file, what, "a size in bytes (e.g. 1024, 64KiB, 16MiB)");
+}
+
+inline std::string one_of(const YAML::Node& node, const std::string& file, const std::string& what,
+                          const std::vector<std::string>& allowed) {
+  const auto s = node.IsScalar() ? node.Scalar() : std::string();
+  if (node.IsScalar() && std::find(allowed.begin(), allowed.end(), s) != allowed.end()) return s;
+  std::string list;
+  for (std::size_t i = 0; i < allowed.size(); ++i) list += (i ? ", " : "") + allowed[i];
+  bad_value(node, file, what, "one of " + list);
+}
+
+inline std::vector<std::string> string_or_list(const YAML::Node& node, const std::string& file,
+                                               const std::string& what) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) out.push_back(as_string(item, file, what));
+  } else {
+    bad_value(node, file, what, "a string or a list of strings");
+  }
+  return out;
+}
+
+}  // namespace fh::scenario::yaml
