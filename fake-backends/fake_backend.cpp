@@ -116,8 +116,11 @@ struct BackendState {
 
   void log(std::uint32_t connection, std::uint16_t request_id, std::string what,
            std::string detail = {}) {
+    const auto now = Clock::now();
+    if (config.bus)
+      config.bus->publish(events::Event{now, "backend", what, connection, request_id, 0, detail});
     entries.push_back(
-        BackendLogEntry{Clock::now(), connection, request_id, std::move(what), std::move(detail)});
+        BackendLogEntry{now, connection, request_id, std::move(what), std::move(detail)});
   }
 };
 

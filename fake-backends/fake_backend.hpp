@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "events/bus.hpp"
 #include "net/address.hpp"
 
 namespace fh::fake {
@@ -55,6 +56,8 @@ struct BackendConfig {
   std::uint32_t max_conns = 64;  // FCGI_MAX_CONNS
   std::uint32_t max_reqs = 64;   // FCGI_MAX_REQS
   std::vector<BackendFault> faults;
+  /// The run's event bus; every log entry is also published there. Not owned; may be null.
+  events::Bus* bus = nullptr;
 };
 
 /// What the backend saw and did, in order, for expectations and the timeline.

@@ -121,7 +121,10 @@ struct GatewayState {
       : io(context), config(std::move(cfg)) {}
 
   void note(std::uint32_t connection, std::string what, std::string detail = {}) {
-    log.push_back(GatewayLogEntry{Clock::now(), connection, std::move(what), std::move(detail)});
+    const auto now = Clock::now();
+    if (config.bus)
+      config.bus->publish(events::Event{now, "gateway", what, connection, 0, 0, detail});
+    log.push_back(GatewayLogEntry{now, connection, std::move(what), std::move(detail)});
   }
 
   asio::io_context& io;

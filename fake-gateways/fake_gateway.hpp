@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "events/bus.hpp"
 #include "net/address.hpp"
 
 namespace fh::fake {
@@ -26,6 +27,8 @@ struct GatewayConfig {
   bool keep_conn = false;                    // FCGI_KEEP_CONN (connections are not reused yet)
   std::string document_root = "/srv/probe";  // SCRIPT_FILENAME = document_root + SCRIPT_NAME
   std::string server_name = "localhost";
+  /// The run's event bus; every log entry is also published there. Not owned; may be null.
+  events::Bus* bus = nullptr;
 };
 
 struct GatewayLogEntry {

@@ -105,11 +105,14 @@ bool has_header(const Headers& headers, std::string_view name) {
 // answer (and close) before it has read the whole request body (RFC 9112 §9.5).
 class Run {
  public:
-  Run(net::Socket socket, net::Address gateway, RequestSpec spec, Exchange& progress)
+  Run(net::Socket socket, net::Address gateway, RequestSpec spec, Exchange& progress,
+      events::Bus* bus, std::uint32_t connection)
       : socket_(std::move(socket)),
         gateway_(std::move(gateway)),
         spec_(std::move(spec)),
-        x_(progress) {}
+        x_(progress),
+        bus_(bus),
+        connection_(connection) {}
 
   asio::awaitable<void> go() {
     set_awaiting("connect");
@@ -125,6 +128,7 @@ class Run {
       co_return;
     }
     net::set_no_delay(socket_);
+    publish("connected");
     const auto connected = Clock::now();
     x_.connect_ms = std::chrono::duration<double, std::milli>(connected - start_).count();
     start_ = connected;
@@ -137,6 +141,9 @@ class Run {
   // Every exit path (also cancellation) ends here: the digest covers what was received.
   void finish() {
     x_.body_sha256 = sha_.hex_digest();
+    publish(x_.outcome == Outcome::pending ? "exchange_stopped"
+                                           : "response_" + std::string(outcome_name(x_.outcome)),
+            x_.body_bytes, x_.error);
     error_code ignored;
     socket_.shutdown(net::Socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -252,6 +259,7 @@ class Run {
     auto& p = *parser_;
     const auto& message = p.get();
     x_.status = static_cast<int>(message.result_int());
+    publish("response_head", static_cast<std::uint64_t>(x_.status));
     x_.headers.clear();
     for (const auto& field : message)
       x_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
@@ -380,10 +388,16 @@ class Run {
     }
   }
 
+  void publish(const std::string& name, std::uint64_t value = 0, std::string detail = {}) {
+    if (bus_) bus_->publish("client", name, connection_, 0, value, std::move(detail));
+  }
+
   net::Socket socket_;
   net::Address gateway_;
   RequestSpec spec_;
   Exchange& x_;
+  events::Bus* bus_;
+  std::uint32_t connection_;
   Clock::time_point start_ = Clock::now();
   bool request_sent_ = false;
   bool head_done_ = false;
@@ -397,12 +411,14 @@ class Run {
 
 }  // namespace
 
-asio::awaitable<void> exchange(net::Address gateway, RequestSpec spec, Exchange& progress) {
+asio::awaitable<void> exchange(net::Address gateway, RequestSpec spec, Exchange& progress,
+                               events::Bus* bus, std::uint32_t connection) {
   std::unique_ptr<Run> run;
   try {
     auto executor = co_await asio::this_coro::executor;
     net::Socket socket(executor);
-    run = std::make_unique<Run>(std::move(socket), gateway, std::move(spec), progress);
+    run = std::make_unique<Run>(std::move(socket), gateway, std::move(spec), progress, bus,
+                                connection);
     co_await run->go();
   } catch (const boost::system::system_error& e) {
     // Cancellation surfaces as an exception at the next co_await.

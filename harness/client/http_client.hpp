@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "events/bus.hpp"
 #include "net/address.hpp"
 
 namespace fh::client {
@@ -65,6 +66,9 @@ struct Exchange {
 /// Connects, sends `spec`, reads the response. `progress` is updated as bytes arrive, so a
 /// caller that gives up (deadline) can still say what was received and what was awaited.
 /// Never throws for network errors: they become the outcome.
-boost::asio::awaitable<void> exchange(net::Address gateway, RequestSpec spec, Exchange& progress);
+/// With a bus, it publishes "client" events numbered `connection`: connected, response_head
+/// (value: status), then response_<outcome> or exchange_stopped (value: body bytes).
+boost::asio::awaitable<void> exchange(net::Address gateway, RequestSpec spec, Exchange& progress,
+                                      events::Bus* bus = nullptr, std::uint32_t connection = 0);
 
 }  // namespace fh::client

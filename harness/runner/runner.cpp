@@ -43,11 +43,11 @@ class RunDirectory {
   std::filesystem::path path_;
 };
 
-std::string timeline_line(double ms, const std::string& who, const std::string& text) {
+std::string timeline_line(double ms, const std::string& text) {
   std::ostringstream o;
   o.setf(std::ios::fixed);
   o.precision(1);
-  o << "+" << ms << " ms  " << who << "  " << text;
+  o << "+" << ms << " ms  " << text;
   return o.str();
 }
 
@@ -61,9 +61,15 @@ struct ClientDriver {
   std::vector<Clock::time_point> started;
   std::size_t remaining;
 
+  events::Bus& bus;
+
   asio::awaitable<void> one(std::size_t i) {
     started[i] = Clock::now();
-    co_await client::exchange(gateway, scenario.requests[i].spec, exchanges[i]);
+    bus.publish("client", "request_started", static_cast<std::uint32_t>(i + 1), 0, 0,
+                scenario.requests[i].name + ": " + scenario.requests[i].spec.method + " " +
+                    scenario.requests[i].spec.target);
+    co_await client::exchange(gateway, scenario.requests[i].spec, exchanges[i], &bus,
+                              static_cast<std::uint32_t>(i + 1));
     finished[i] = true;
     --remaining;
   }
@@ -85,17 +91,20 @@ RunResult run_scenario(const scenario::Scenario& s) {
   try {
     RunDirectory dir;
     asio::io_context io;
+    events::Bus bus(started);
 
     fake::BackendConfig backend_config = s.backend.fake;
     backend_config.listen = s.backend.transport == scenario::BackendDef::Transport::unix_socket
                                 ? net::Address::unix_socket((dir.path() / "backend.sock").string())
                                 : net::Address::tcp("127.0.0.1", 0);
+    backend_config.bus = &bus;
     fake::FakeBackend backend(io, backend_config);
     backend.start();
 
     fake::GatewayConfig gateway_config = s.gateway.fake;
     gateway_config.listen = net::Address::tcp("127.0.0.1", 0);
     gateway_config.backend = backend.address();
+    gateway_config.bus = &bus;
     fake::FakeGateway gateway(io, gateway_config);
     gateway.start();
     spdlog::debug("{}: backend {} gateway {}", s.display_name(), backend.address().to_string(),
@@ -107,7 +116,8 @@ RunResult run_scenario(const scenario::Scenario& s) {
                         std::vector<client::Exchange>(n),
                         std::vector<bool>(n, false),
                         std::vector<Clock::time_point>(n, started),
-                        n};
+                        n,
+                        bus};
     std::vector<asio::cancellation_signal> cancel(n);
     std::exception_ptr harness_failure;
     auto on_done = [&](std::exception_ptr e) {
@@ -149,40 +159,17 @@ RunResult run_scenario(const scenario::Scenario& s) {
       result.requests.push_back(std::move(r));
     }
 
-    // Timeline: the fakes' logs and the client's milestones on one clock.
-    std::vector<std::pair<double, std::string>> lines;
-    for (const auto& e : backend.log())
-      lines.emplace_back(
-          ms_between(started, e.at),
-          timeline_line(ms_between(started, e.at), "backend",
-                        "conn " + std::to_string(e.connection) +
-                            (e.request_id ? " id " + std::to_string(e.request_id) : "") + " " +
-                            e.what + (e.detail.empty() ? "" : " (" + e.detail + ")")));
-    for (const auto& e : gateway.log())
-      lines.emplace_back(ms_between(started, e.at),
-                         timeline_line(ms_between(started, e.at), "gateway",
-                                       "conn " + std::to_string(e.connection) + " " + e.what +
-                                           (e.detail.empty() ? "" : " (" + e.detail + ")")));
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& x = snapshot[i];
-      // The client's times count from the first request byte, which follows the connect.
-      const auto base = ms_between(started, client.started[i]) + x.connect_ms.value_or(0);
-      lines.emplace_back(
-          base, timeline_line(base, "client ",
-                              s.requests[i].name + " sent " + s.requests[i].spec.method + " " +
-                                  s.requests[i].spec.target));
-      if (x.first_byte_ms)
-        lines.emplace_back(
-            base + *x.first_byte_ms,
-            timeline_line(base + *x.first_byte_ms, "client ", s.requests[i].name + " first byte"));
-      if (x.last_byte_ms)
-        lines.emplace_back(base + *x.last_byte_ms,
-                           timeline_line(base + *x.last_byte_ms, "client ",
-                                         s.requests[i].name + " " + x.summary()));
+    // Timeline: every party's events on the run's clock, in publication order.
+    for (const auto& e : bus.log()) {
+      std::string text =
+          e.party + (e.party.size() < 7 ? std::string(7 - e.party.size(), ' ') : "") + "  ";
+      if (e.connection) text += "conn " + std::to_string(e.connection) + " ";
+      if (e.request_id) text += "id " + std::to_string(e.request_id) + " ";
+      text += e.name;
+      if (!e.detail.empty()) text += " (" + e.detail + ")";
+      result.timeline.push_back(timeline_line(bus.ms_since_origin(e.at), text));
     }
-    std::stable_sort(lines.begin(), lines.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [_, line] : lines) result.timeline.push_back(std::move(line));
+    result.events = bus.log();
 
     // The scenario's verdict is its worst request's.
     result.verdict = Verdict::pass;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "client/http_client.hpp"
+#include "events/bus.hpp"
 #include "runner/verdict.hpp"
 #include "scenario/model.hpp"
 
@@ -26,6 +27,8 @@ struct RunResult {
   std::vector<RequestResult> requests;
   /// What client, gateway and backend did, in time order ("+12.3 ms backend  conn 1 ...").
   std::vector<std::string> timeline;
+  /// Every event the parties published during the run (the timeline's source).
+  std::vector<events::Event> events;
 };
 
 RunResult run_scenario(const scenario::Scenario& scenario);
