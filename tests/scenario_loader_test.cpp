@@ -187,6 +187,14 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
        "missing required key 'title'"},
       {head + "requests: [{probe: {size: 1}}\n", "s.yaml:", "YAML syntax"},
       {"- a\n- b\n", "s.yaml:1:1", "must be a mapping"},
+      {head + "requests: [{}]\nexpect: [{grade: PASS}]\nchecks: [{that: backend}]\n", "s.yaml:5:18",
+       "party.event"},
+      {head +
+           "requests: [{}]\nexpect: [{grade: PASS}]\nchecks: [{that: backend.x, within_ms: 5}]\n",
+       "s.yaml:5:10", "go together"},
+      {head + "requests: [{}]\nexpect: [{grade: PASS}]\nchecks: [{that: backend.x, otherwise: "
+              "PASS}]\n",
+       "s.yaml:5:39", "one of FAIL"},
   };
   for (const auto& c : cases) {
     const auto message = load_error(c.yaml);

@@ -160,3 +160,75 @@ TEST(Verdict, WilsonIntervalKnownValues) {
   EXPECT_EQ(empty.low, 0.0);
   EXPECT_EQ(empty.high, 1.0);
 }
+
+namespace {
+
+events::Event event_at(double ms, std::string party, std::string name, std::uint64_t value = 0,
+                       std::string detail = {}) {
+  events::Event e;
+  e.at = events::Clock::time_point{} + std::chrono::microseconds(static_cast<long>(ms * 1000));
+  e.party = std::move(party);
+  e.name = std::move(name);
+  e.value = value;
+  e.detail = std::move(detail);
+  return e;
+}
+
+scenario::EventCheck check_from(const std::string& yaml) {
+  return scenario::load_text(
+             "title: t\ndescription: d\nrequests: [{}]\nexpect: [{grade: PASS}]\nchecks:\n" + yaml,
+             "c.yaml")
+      .at(0)
+      .checks.at(0);
+}
+
+}  // namespace
+
+TEST(EventChecks, CountWithinBeforeAndValue) {
+  const std::vector<events::Event> log = {
+      event_at(1, "backend", "stdin_terminator_received"),
+      event_at(2, "backend", "end_request_sent", 1000),
+      event_at(3, "gateway", "backend_write_error", 0, "EPIPE"),
+      event_at(700, "backend", "connection_closed"),
+      event_at(800, "gateway", "connection_closed"),
+      event_at(801, "client", "response_complete", 1000),
+  };
+  auto judge = [&](const std::string& yaml) { return runner::judge_check(check_from(yaml), log); };
+  EXPECT_EQ(judge("  - that: backend.stdin_terminator_received\n").verdict, Verdict::pass);
+  EXPECT_EQ(judge("  - {that: backend.stdin_terminator_received, count: 1}\n").verdict,
+            Verdict::pass);
+  auto twice = judge("  - {that: backend.stdin_terminator_received, count: 2}\n");
+  EXPECT_EQ(twice.verdict, Verdict::fail);
+  EXPECT_NE(twice.reason.find("seen 1 time(s)"), std::string::npos) << twice.reason;
+  EXPECT_EQ(
+      judge("  - {that: gateway.backend_write_error, count: 0, otherwise: NON-STRICT}\n").verdict,
+      Verdict::non_strict);
+  EXPECT_EQ(
+      judge("  - {that: gateway.backend_write_error, detail_contains: ECONNRESET, count: 0}\n")
+          .verdict,
+      Verdict::pass);
+  auto late = judge(
+      "  - {that: backend.connection_closed, after: backend.end_request_sent, within_ms: 500,\n"
+      "     because: did not close after END_REQUEST without FCGI_KEEP_CONN}\n");
+  EXPECT_EQ(late.verdict, Verdict::fail);
+  EXPECT_NE(late.reason.find("came 698.0 ms after backend.end_request_sent"), std::string::npos)
+      << late.reason;
+  EXPECT_NE(late.reason.find("did not close after END_REQUEST"), std::string::npos) << late.reason;
+  EXPECT_EQ(judge("  - {that: backend.connection_closed, after: backend.end_request_sent, "
+                  "within_ms: 700}\n")
+                .verdict,
+            Verdict::pass);
+  EXPECT_EQ(
+      judge("  - {that: backend.connection_closed, before: gateway.connection_closed}\n").verdict,
+      Verdict::pass);
+  EXPECT_EQ(
+      judge("  - {that: gateway.connection_closed, before: backend.connection_closed}\n").verdict,
+      Verdict::fail);
+  EXPECT_EQ(judge("  - {that: client.response_complete, value_equals: backend.end_request_sent}\n")
+                .verdict,
+            Verdict::pass);
+  auto never =
+      judge("  - {that: backend.exited, after: backend.end_request_sent, within_ms: 10}\n");
+  EXPECT_EQ(never.verdict, Verdict::fail);
+  EXPECT_NE(never.reason.find("not seen after"), std::string::npos) << never.reason;
+}

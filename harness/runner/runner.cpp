@@ -171,13 +171,18 @@ RunResult run_scenario(const scenario::Scenario& s) {
     }
     result.events = bus.log();
 
-    // The scenario's verdict is its worst request's.
+    // The scenario's verdict is the worst of its requests' and its checks'.
+    std::vector<std::pair<Verdict, std::string>> verdicts;
+    for (const auto& r : result.requests) verdicts.emplace_back(r.verdict, r.reason);
+    for (const auto& check : s.checks) {
+      auto v = judge_check(check, result.events);
+      verdicts.emplace_back(v.verdict, v.reason);
+    }
     result.verdict = Verdict::pass;
-    for (const auto& r : result.requests)
-      result.verdict = scenario::worst(result.verdict, r.verdict);
+    for (const auto& [v, _] : verdicts) result.verdict = scenario::worst(result.verdict, v);
     std::string reasons;
-    for (const auto& r : result.requests)
-      if (r.verdict == result.verdict) reasons += (reasons.empty() ? "" : "\n") + r.reason;
+    for (const auto& [v, reason] : verdicts)
+      if (v == result.verdict) reasons += (reasons.empty() ? "" : "\n") + reason;
     result.reason = reasons;
     if (!drained) {
       result.verdict = Verdict::error;

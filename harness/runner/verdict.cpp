@@ -147,6 +147,72 @@ RequestVerdict judge(const scenario::RequestDef& request, const client::Exchange
   return v;
 }
 
+CheckVerdict judge_check(const scenario::EventCheck& c, const std::vector<events::Event>& events) {
+  std::vector<const events::Event*> matching;
+  for (const auto& e : events)
+    if (c.that.matches(e) &&
+        (c.detail_contains.empty() || e.detail.find(c.detail_contains) != std::string::npos))
+      matching.push_back(&e);
+  auto first_of = [&](const events::Selector& sel) -> const events::Event* {
+    for (const auto& e : events)
+      if (sel.matches(e)) return &e;
+    return nullptr;
+  };
+  auto ms = [](const events::Event& from, const events::Event& to) {
+    return std::chrono::duration<double, std::milli>(to.at - from.at).count();
+  };
+  std::vector<std::string> problems;
+  const auto n = matching.size();
+  if ((c.count_min && n < *c.count_min) || (c.count_max && n > *c.count_max))
+    problems.push_back("seen " + std::to_string(n) + " time(s)");
+  if (c.after) {
+    const auto* anchor = first_of(*c.after);
+    if (!anchor) {
+      problems.push_back(c.after->to_string() + " never happened");
+    } else {
+      const events::Event* next = nullptr;
+      for (const auto* e : matching)
+        if (e->at >= anchor->at) {
+          next = e;
+          break;
+        }
+      if (!next)
+        problems.push_back("not seen after " + c.after->to_string());
+      else if (ms(*anchor, *next) > *c.within_ms)
+        problems.push_back("came " + fmt_ms(ms(*anchor, *next)) + " after " + c.after->to_string());
+    }
+  }
+  if (c.before) {
+    const auto* other = first_of(*c.before);
+    if (matching.empty())
+      problems.push_back("never happened, so not before " + c.before->to_string());
+    else if (other && other->at < matching.front()->at)
+      problems.push_back(c.before->to_string() + " came first");
+  }
+  if (c.value_equals) {
+    const auto* other = first_of(*c.value_equals);
+    if (matching.empty() || !other)
+      problems.push_back(
+          "no value to compare (" +
+          std::string(matching.empty() ? c.that.to_string() : c.value_equals->to_string()) +
+          " never happened)");
+    else if (matching.front()->value != other->value)
+      problems.push_back("value " + std::to_string(matching.front()->value) + " != " +
+                         std::to_string(other->value) + " of " + c.value_equals->to_string());
+  }
+  CheckVerdict v;
+  if (problems.empty()) {
+    v.verdict = Verdict::pass;
+    v.reason = "check " + c.describe() + ": holds";
+    return v;
+  }
+  v.verdict = c.otherwise;
+  v.reason = "check " + c.describe() + ": ";
+  for (std::size_t i = 0; i < problems.size(); ++i) v.reason += (i ? "; " : "") + problems[i];
+  if (!c.because.empty()) v.reason += " (" + c.because + ")";
+  return v;
+}
+
 Interval wilson_interval(std::uint64_t k, std::uint64_t n, double z) {
   if (n == 0) return {};
   const double nn = static_cast<double>(n);

@@ -36,6 +36,15 @@ struct RequestVerdict {
 RequestVerdict judge(const scenario::RequestDef& request, const client::Exchange& exchange,
                      bool hung, std::uint32_t deadline_ms);
 
+/// One event check against the run's events. `verdict` is PASS when it holds, else the
+/// check's `otherwise` grade; `reason` says what was found either way.
+struct CheckVerdict {
+  Verdict verdict = Verdict::pass;
+  std::string reason;
+};
+CheckVerdict judge_check(const scenario::EventCheck& check,
+                         const std::vector<events::Event>& events);
+
 /// Wilson score interval for a proportion k/n (95 % with z = 1.96); {0,1} when n == 0.
 struct Interval {
   double low = 0;

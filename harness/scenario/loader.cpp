@@ -100,6 +100,60 @@ std::vector<Expectation> read_expectations(const YAML::Node& node, const std::st
   return out;
 }
 
+events::Selector read_selector(const YAML::Node& node, const std::string& file,
+                               const std::string& what) {
+  const auto text = as_string(node, file, what);
+  static const std::regex kSelector("(client|gateway|backend|wire|harness)\\.[a-z0-9_]+");
+  if (!std::regex_match(text, kSelector))
+    bad_value(node, file, what,
+              "party.event, e.g. backend.end_request_sent (parties: client, gateway, backend)");
+  return events::Selector::parse(text);
+}
+
+EventCheck read_check(const YAML::Node& node, const std::string& file) {
+  MapReader r(node, file, "check");
+  EventCheck c;
+  c.mark = r.mark();
+  c.that = read_selector(r.require("that"), file, "that");
+  if (r.has("detail_contains"))
+    c.detail_contains = as_string(r.get("detail_contains"), file, "detail_contains");
+  if (r.has("count")) {
+    auto n = r.get("count");
+    if (n.IsMap()) {
+      MapReader cr(n, file, "count");
+      if (cr.has("min")) c.count_min = as_uint(cr.get("min"), file, "count.min");
+      if (cr.has("max")) c.count_max = as_uint(cr.get("max"), file, "count.max");
+      cr.finish();
+      if (!c.count_min && !c.count_max)
+        throw ScenarioError(cr.mark(), "count: give min, max or both");
+      if (c.count_min && c.count_max && *c.count_min > *c.count_max)
+        throw ScenarioError(cr.mark(), "count: min is above max");
+    } else {
+      c.count_min = c.count_max = as_uint(n, file, "count");
+    }
+  }
+  if (r.has("after") != r.has("within_ms"))
+    throw ScenarioError(r.mark(), "check: 'after' and 'within_ms' go together");
+  if (r.has("after")) {
+    c.after = read_selector(r.get("after"), file, "after");
+    c.within_ms = as_ms(r.get("within_ms"), file, "within_ms");
+  }
+  if (r.has("before")) c.before = read_selector(r.get("before"), file, "before");
+  if (r.has("value_equals"))
+    c.value_equals = read_selector(r.get("value_equals"), file, "value_equals");
+  if (r.has("otherwise")) {
+    auto grade = parse_verdict(as_string(r.get("otherwise"), file, "otherwise"));
+    if (!grade || *grade == Verdict::pass || *grade == Verdict::error || *grade == Verdict::skip)
+      bad_value(r.get("otherwise"), file, "otherwise", "one of FAIL, NON-STRICT, INFORMATIONAL");
+    c.otherwise = *grade;
+  }
+  if (r.has("because")) c.because = as_string(r.get("because"), file, "because");
+  r.finish();
+  // A bare `that:` means "it happened at least once".
+  if (!c.count_min && !c.count_max && !c.after && !c.before && !c.value_equals) c.count_min = 1;
+  return c;
+}
+
 GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "gateway");
   GatewayDef g;
@@ -276,6 +330,12 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
       if (other.name == req.name)
         throw ScenarioError(req.mark, "two requests are named '" + req.name + "'");
     s.requests.push_back(std::move(req));
+  }
+  if (r.has("checks")) {
+    auto checks = r.get("checks");
+    if (!checks.IsSequence() || checks.size() == 0)
+      bad_value(checks, file, "checks", "a non-empty list of checks");
+    for (const auto& c : checks) s.checks.push_back(read_check(c, file));
   }
   r.finish();
   return s;

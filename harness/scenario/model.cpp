@@ -92,4 +92,19 @@ std::string Expectation::describe() const {
   return o.str();
 }
 
+std::string EventCheck::describe() const {
+  std::ostringstream o;
+  o << that.to_string();
+  if (!detail_contains.empty()) o << " with '" << detail_contains << "'";
+  if (count_min && count_max && *count_min == *count_max)
+    o << " x" << *count_min;
+  else if (count_min || count_max)
+    o << " x" << (count_min ? std::to_string(*count_min) : "0") << ".."
+      << (count_max ? std::to_string(*count_max) : "");
+  if (after) o << " within " << within_ms.value_or(0) << " ms after " << after->to_string();
+  if (before) o << " before " << before->to_string();
+  if (value_equals) o << " with the value of " << value_equals->to_string();
+  return o.str();
+}
+
 }  // namespace fh::scenario

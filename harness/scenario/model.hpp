@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "client/http_client.hpp"
+#include "events/bus.hpp"
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
 #include "probe/probe_contract.hpp"
@@ -62,6 +63,27 @@ struct Expectation {
   std::string describe() const;  // "[PASS] status=502 outcome=complete"
 };
 
+/// A check over the run's events (the bus log): what the fakes and the client saw and did.
+/// All constraints given must hold; a violated check earns `otherwise` (FAIL by default).
+struct EventCheck {
+  events::Selector that;                         // the events checked: party.name
+  std::string detail_contains;                   // only events whose detail contains this
+  std::optional<std::uint64_t> count_min;        // how many (default: at least one, unless
+  std::optional<std::uint64_t> count_max;        //   another constraint says otherwise)
+  std::optional<events::Selector> after;         // with within_ms: the first `that` event after
+  std::optional<double> within_ms;               //   the first `after` event comes within this
+  std::optional<events::Selector> before;        // the first `that` event precedes the first
+                                                 //   `before` event (or that never happens)
+  std::optional<events::Selector> value_equals;  // the first `that` event's value equals the
+                                                 //   value of the first event of this selector
+  Verdict otherwise = Verdict::fail;
+  std::string because;
+  SourceMark mark;
+
+  std::string describe()
+      const;  // "backend.connection_closed within 500 ms after backend.end_request_sent"
+};
+
 struct RequestDef {
   std::string name;                        // "r1" unless named
   client::RequestSpec spec;                // what the client sends (target includes the query)
@@ -99,6 +121,7 @@ struct Scenario {
   GatewayDef gateway;
   BackendDef backend;
   std::vector<RequestDef> requests;
+  std::vector<EventCheck> checks;
 
   /// "id" or "id[variant]".
   std::string display_name() const { return variant.empty() ? id : id + "[" + variant + "]"; }
