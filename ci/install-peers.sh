@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the real FastCGI peers (gateways, backends, observers) that are missing: Debian 12
+# package names from docs/reference real-peers.md §0. Idempotent and quiet when all is there.
+# Needs root (or sudo) to install.
+set -euo pipefail
+
+packages=(
+  # gateways
+  nginx-light lighttpd apache2 libapache2-mod-fcgid h2o haproxy caddy apache2-utils
+  # backends: php-fpm -> php8.2-fpm (php-fpm8.2), php-cgi -> php8.2-cgi (php-cgi8.2)
+  php-fpm php-cgi uwsgi uwsgi-plugin-python3 fcgiwrap spawn-fcgi
+  libfcgi-dev libfcgi-bin libfcgi-perl golang-go
+  # observers
+  tcpdump strace tshark
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing peers: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+# Packaged services must not start (they would take ports 80/9000 and outlive the run); the
+# image's policy-rc.d does that today, but CI must not rely on it (real-peers.md §0).
+policy=/usr/sbin/policy-rc.d
+added_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  added_policy=1
+fi
+cleanup() { [ -z "$added_policy" ] || $SUDO rm -f "$policy"; }
+trap cleanup EXIT
+
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

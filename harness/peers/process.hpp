@@ -1,0 +1,120 @@
+// The process core for real peers: start a program in its own session, stop its whole process
+// group, reap everything (including orphaned grandchildren), and never leave a process behind
+// when the harness exits or is interrupted.
+//
+// Plain POSIX (fork/exec), not Boost.Process: the harness needs setsid, PR_SET_PDEATHSIG, a
+// child subreaper and a waitpid(-1) orphan reaper that records the statuses of the children it
+// tracks; Boost.Process v1 waits on its own children and would lose those statuses to the
+// reaper, and the fork-time hooks are clearer written out than as on_exec_setup handlers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "net/address.hpp"
+
+namespace fh::peers {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH (the child's) unless it has a '/'
+  /// Added to a clean minimal environment: PATH (the harness's, or the Debian default) and
+  /// HOME = cwd. These entries override those two.
+  std::map<std::string, std::string> env;
+  std::filesystem::path cwd;       // empty: the harness's current directory
+  std::filesystem::path log_file;  // stdout + stderr, appended; empty: /dev/null
+};
+
+class ProcessError : public std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+/// A started program, leader of its own session and process group (pgid == pid).
+class Process {
+ public:
+  /// Forks and execs. The child: setsid(), PR_SET_PDEATHSIG(SIGKILL) so it dies with the
+  /// harness's thread that started it, stdin /dev/null, stdout+stderr to log_file, every other
+  /// inherited fd closed (asio sockets are not CLOEXEC). Throws ProcessError when the program
+  /// cannot be found or exec fails (reported through a CLOEXEC pipe, so start() knows).
+  static Process start(const ProcessSpec& spec);
+
+  Process() = default;
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();  // stop(200 ms)
+
+  pid_t pid() const { return pid_; }
+  pid_t pgid() const { return pid_; }
+  bool valid() const { return pid_ > 0; }
+
+  /// The leader has not exited (reaps it if it has).
+  bool running();
+  /// Once the leader exited: its exit code, or -N when killed by signal N.
+  std::optional<int> exit_status();
+  /// Some process of the group still exists (zombies of the group included until reaped).
+  bool group_alive() const;
+
+  /// kill(-pgid, sig). No-op after the group is gone.
+  void signal_group(int sig);
+
+  /// Signals the group with `sig` (and SIGCONT, so a frozen group can act on it), waits up to
+  /// `grace` for the whole group to exit, then SIGKILLs the group and reaps. Returns the
+  /// leader's exit_status() (-SIGKILL if it had to be killed). Idempotent.
+  int stop(std::chrono::milliseconds grace, int sig = SIGTERM);
+
+ private:
+  void poll_leader();
+
+  pid_t pid_ = -1;
+  std::optional<int> status_;  // the leader's, once reaped
+  bool group_gone_ = false;    // never signal a pgid again once its group was empty
+};
+
+/// Reaps every exited child without blocking (waitpid(-1, WNOHANG)): orphaned grandchildren
+/// re-parented to the harness (it is a child subreaper from the first start()), and tracked
+/// Processes, whose statuses are kept in the registry for their exit_status(). Untracked
+/// children of other code (system(), ...) are reaped too: the harness starts children only here.
+void reap_orphans();
+
+/// Kills (SIGKILL) every live tracked group and reaps. Runs at normal exit and on
+/// SIGINT/SIGTERM to the harness (then the signal is re-raised with the previous handler).
+void kill_all_groups();
+
+/// A TCP port on 127.0.0.1 below 32768 (the ephemeral range starts there, real-peers.md §1.1)
+/// that nothing listens on (a connect is refused), that can be bound, and that this process
+/// has not handed out before. Throws ProcessError if none is found.
+std::uint16_t pick_port();
+
+/// Polls `ready` every ~2 ms until it returns true (true) or `deadline` passes (false),
+/// calling `pump` (may be empty) between attempts: pump runs the run's io_context briefly
+/// (io.poll()) so fakes keep working while a real peer starts.
+bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds deadline,
+                const std::function<void()>& pump);
+
+/// One non-blocking connect attempt (tcp or unix), at most `timeout` long.
+bool can_connect(const net::Address& address,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(5));
+
+/// wait_until(can_connect(address)).
+bool wait_tcp_ready(const net::Address& address, std::chrono::milliseconds deadline,
+                    const std::function<void()>& pump);
+
+/// Pids of the processes in process group `pgid` (from /proc), with their state letter;
+/// `include_zombies` false leaves out state Z (real-peers.md §1.2).
+std::vector<pid_t> group_members(pid_t pgid, bool include_zombies = false);
+
+/// The last `max_bytes` of a file ("" if unreadable): error messages quote logs with it.
+std::string file_tail(const std::filesystem::path& path, std::size_t max_bytes = 2000);
+
+}  // namespace fh::peers
