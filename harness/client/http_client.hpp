@@ -18,6 +18,68 @@ namespace fh::client {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+/// When a client action starts: a point of this request's own exchange, or an event any party
+/// published on the run's bus (docs/faults-client.md "Anchors").
+struct Anchor {
+  enum class Kind {
+    connected,           // the TCP connect completed
+    request_body_bytes,  // this many request body bytes were written (0: right after the head)
+    request_sent,        // the whole request was written
+    response_head,       // the response head was parsed
+    body_bytes,          // this many response body bytes were received
+    event,               // the nth bus event matching `event` since the connection started
+  };
+  Kind kind = Kind::connected;
+  std::uint64_t bytes = 0;        // for request_body_bytes / body_bytes
+  events::Selector event;         // for event: "backend.headers_sent"
+  std::uint32_t nth = 1;          // for event: 1-based
+  std::uint32_t delay_ms = 0;     // act this long after the anchor
+  std::string to_string() const;  // "response_head", "body_bytes 4096", "backend.headers_sent #1"
+};
+
+/// Slow reader: from the anchor on, stop reading for pause_ms, then read at most `bytes`
+/// every `every_ms` (bytes == 0: at full speed).
+struct ReadFault {
+  Anchor at;
+  std::uint32_t pause_ms = 0;
+  std::uint64_t bytes = 0;
+  std::uint32_t every_ms = 0;
+};
+
+/// Abort mid-exchange: close (FIN; what is already readable is discarded first, since Linux
+/// answers a close with unread data by RST) or reset (RST: SO_LINGER 0, RFC 9293 §3.10.7.1).
+struct AbortFault {
+  Anchor at;
+  enum class How { close, reset } how = How::close;
+};
+
+/// Paced request body: from the anchor on, at most `bytes` every `every_ms`.
+struct BodyPace {
+  Anchor at;
+  std::uint64_t bytes = 0;
+  std::uint32_t every_ms = 0;
+};
+
+/// Stalled request body: the writer stops for stall_ms at the anchor, then goes on.
+struct BodyStall {
+  Anchor at;
+  std::uint32_t stall_ms = 0;
+};
+
+/// The scenario's `client:` map of a request: faults and connection sharing.
+struct ClientBehaviour {
+  std::optional<std::uint64_t> rcvbuf;  // SO_RCVBUF before connect (Linux doubles it)
+  std::optional<ReadFault> read;
+  std::optional<AbortFault> abort;
+  std::optional<BodyPace> body_pace;
+  std::optional<BodyStall> body_stall;
+  /// Requests with the same non-empty name share one keep-alive connection, in file order.
+  std::string connection;
+  /// On a shared connection: written right after the previous request (HTTP/1.1 pipelining,
+  /// RFC 9112 §9.3.2) instead of after the previous response was read.
+  bool pipeline = false;
+};
+
 struct RequestSpec {
   std::string method = "GET";
   std::string target = "/";
@@ -26,6 +88,7 @@ struct RequestSpec {
   bool chunked = false;            // Transfer-Encoding: chunked instead of Content-Length
   std::size_t chunk_size = 16384;  // body chunk size when chunked
   bool send_body_headers_when_empty = false;  // "Content-Length: 0" for an empty body
+  ClientBehaviour client;
 };
 
 enum class Outcome {
@@ -35,6 +98,7 @@ enum class Outcome {
   closed_before_response,  // the connection ended (FIN or RST) before a complete response head
   connect_failed,          // could not connect
   protocol_error,          // the response was not valid HTTP/1.1
+  aborted,                 // the client itself closed or reset the connection (client.abort)
 };
 std::string_view outcome_name(Outcome outcome);
 
@@ -59,6 +123,7 @@ struct Exchange {
   std::optional<double> first_body_byte_ms;  // first body byte
   std::optional<double> last_byte_ms;        // last byte (end of framing or connection end)
   std::uint64_t request_body_sent = 0;
+  std::optional<double> aborted_ms;  // when the client aborted (client.abort)
 
   std::string summary() const;  // "200 complete chunked body=1024B sha=ab12.. ttfb=3.1ms"
 };
@@ -66,9 +131,29 @@ struct Exchange {
 /// Connects, sends `spec`, reads the response. `progress` is updated as bytes arrive, so a
 /// caller that gives up (deadline) can still say what was received and what was awaited.
 /// Never throws for network errors: they become the outcome.
-/// With a bus, it publishes "client" events numbered `connection`: connected, response_head
-/// (value: status), then response_<outcome> or exchange_stopped (value: body bytes).
+/// With a bus, it publishes "client" events numbered `connection` (docs/faults-client.md).
 boost::asio::awaitable<void> exchange(net::Address gateway, RequestSpec spec, Exchange& progress,
                                       events::Bus* bus = nullptr, std::uint32_t connection = 0);
+
+/// One request of a shared keep-alive connection. `number` numbers its bus events (the
+/// runner's request number, 1-based); `progress` must outlive the exchange.
+struct ConnectionRequest {
+  RequestSpec spec;
+  Exchange* progress = nullptr;
+  std::uint32_t number = 0;
+};
+
+/// Several requests on one keep-alive connection, in order (RFC 9112 §9.3). A request is
+/// written once the previous response was read, or right after the previous request when its
+/// spec says client.pipeline. Responses are read in order, each into its own Exchange. The
+/// last request asks for "Connection: close"; the others for nothing (keep-alive).
+/// Connection-level settings (client.rcvbuf) come from the first request that sets them.
+boost::asio::awaitable<void> exchange_connection(net::Address gateway,
+                                                 std::vector<ConnectionRequest> requests,
+                                                 events::Bus* bus = nullptr);
+
+/// Groups request indices by their client.connection names (one entry per request): each group
+/// is one connection, ordered by its first request; an empty name gets a connection of its own.
+std::vector<std::vector<std::size_t>> connection_groups(const std::vector<std::string>& names);
 
 }  // namespace fh::client
