@@ -236,7 +236,7 @@ TEST_F(FakeBackendTest, SizeResponseIsExactPatternThenEndRequestComplete) {
   for (const auto& r : c.received) EXPECT_LE(r.record.content.size(), fcgi::kMaxContentLength);
   EXPECT_EQ(backend->requests_begun(), 1u);
   EXPECT_EQ(backend->requests_completed(), 1u);
-  for (auto what : {"accepted", "begin_request", "params_received", "stdin_received",
+  for (auto what : {"accepted", "begin_request", "params_complete", "stdin_terminator_received",
                     "headers_sent", "end_request_sent"})
     EXPECT_EQ(count(what), 1u) << what;
 }
@@ -466,7 +466,7 @@ TEST_F(FakeBackendTest, EchoReturnsTheRequestBody) {
   });
   EXPECT_EQ(c.body(1).size(), upload.size());
   EXPECT_TRUE(c.body(1) == upload);
-  const auto* stdin_entry = find("stdin_received");
+  const auto* stdin_entry = find("stdin_terminator_received");
   ASSERT_TRUE(stdin_entry);
   EXPECT_EQ(stdin_entry->detail, "bytes=300000");
 }
@@ -648,7 +648,7 @@ TEST_F(FakeBackendTest, LingeringCloseEndsAtPeerEof) {
 
 TEST_F(FakeBackendTest, FaultCloseAtParamsReceivedClosesBeforeAnyStdout) {
   BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::params_received, BackendAction::close));
+  config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::close));
   start(config);
   RawClient c(io);
   run([&]() -> asio::awaitable<void> {
@@ -661,12 +661,12 @@ TEST_F(FakeBackendTest, FaultCloseAtParamsReceivedClosesBeforeAnyStdout) {
   EXPECT_TRUE(c.received.empty());
   const auto* f = find("fault:close");
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->detail, "at=params_received");
+  EXPECT_EQ(f->detail, "at=params_complete");
 }
 
 TEST_F(FakeBackendTest, FaultResetAtParamsReceivedSendsRst) {
   BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::params_received, BackendAction::reset));
+  config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::reset));
   start(config);
   RawClient c(io);
   run([&]() -> asio::awaitable<void> {
@@ -763,7 +763,7 @@ TEST_F(FakeBackendTest, FiniteStallDelaysTheResponse) {
 
 TEST_F(FakeBackendTest, StallUntilStoppedThenStopEndsEverything) {
   BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::params_received, BackendAction::stall));
+  config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::stall));
   start(config);
   RawClient c(io);
   bool stdout_before_stop = true;

@@ -67,7 +67,7 @@ topology:
     mpxs_conns: yes
     faults:
       - {at: {body_bytes: 64KiB}, do: close, request: 2}
-      - {at: stdin_received, do: stall, stall_ms: 50, delay_ms: 5}
+      - {at: stdin_terminator_received, do: stall, stall_ms: 50, delay_ms: 5}
 requests:
   - name: up
     method: POST
@@ -173,7 +173,7 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
       {head + "topology: {backend: {faults: [{at: never, do: close}]}}\nrequests: [{probe: {size: "
               "1}}]\n"
               "expect: [{grade: PASS}]\n",
-       "s.yaml:3:36", "params_received"},
+       "s.yaml:3:36", "params_complete"},
       {head + "requests: [{probe: {size: 1}}]\n", "s.yaml:3:1", "no expectations"},
       {head + "requests: []\nexpect: [{grade: PASS}]\n", "s.yaml:3:11", "non-empty list"},
       {head + "requests: [{probe: {size: 1, echo: true}}]\nexpect: [{grade: PASS}]\n",
