@@ -49,6 +49,11 @@ json to_json(const runner::SuiteReport& suite) {
              {"title", s.scenario.title}, {"verdict", scenario::verdict_name(s.verdict)},
              {"reason", s.reason},        {"duration_ms", s.duration_ms}};
     if (!s.scenario.variant.empty()) row["variant"] = s.scenario.variant;
+    if (s.scenario.expected_verdict) {
+      row["emulates"] = s.scenario.emulates;
+      row["expected_verdict"] = scenario::verdict_name(*s.scenario.expected_verdict);
+      row["as_expected"] = s.as_expected();
+    }
     if (suite.repeat > 1) {
       row["runs"] = s.runs.size();
       row["verdict_counts"] = counts_json(s.counts);

@@ -161,3 +161,19 @@ TEST(Cli, JsonToStdoutKeepsHumanLinesOnStderr) {
   EXPECT_EQ(r.output.find("scenario(s):"), std::string::npos) << r.output;
   EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --json - --junit -").exit_code, 2);
 }
+
+TEST(Cli, EmulatedBugIsAnExpectedFailAndItsAbsenceFailsTheRun) {
+  auto r = cli("run tests/data/emulated-bug.yaml");
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // the 'blind' variant emulates a bug nobody detects
+  EXPECT_NE(r.output.find("FAIL          emulated-bug[detected]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[as expected: emulates a status bug]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("PASS          emulated-bug[blind]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[NOT AS EXPECTED: emulates a status bug]"), std::string::npos)
+      << r.output;
+  auto detected =
+      cli("run tests/data/emulated-bug.yaml --filter '*detected*' --json -", "NO_COLOR=1", false);
+  EXPECT_EQ(detected.exit_code, 0) << detected.output;
+  EXPECT_NE(detected.output.find("\"as_expected\": true"), std::string::npos) << detected.output;
+  EXPECT_NE(detected.output.find("\"expected_verdict\": \"FAIL\""), std::string::npos)
+      << detected.output;
+}

@@ -87,8 +87,12 @@ void print_scenario(std::ostream& out, const fh::runner::ScenarioReport& r, cons
   } else {
     out << "  " << r.scenario.title;
   }
+  if (r.scenario.expected_verdict)
+    out << (r.as_expected() ? "  [as expected: emulates " : "  [NOT AS EXPECTED: emulates ")
+        << r.scenario.emulates << "]";
   out << "\n";
-  const bool bad = r.verdict == Verdict::fail || r.verdict == Verdict::error;
+  // The reason of every FAIL is shown, also of an expected one: it names the bug's symptom.
+  const bool bad = r.failed() || r.verdict == Verdict::fail || r.verdict == Verdict::error;
   if (bad || r.verdict == Verdict::skip || (verbose && r.verdict != Verdict::pass))
     out << indent(r.reason, "    ");
   if (verbose && r.verdict != Verdict::pass && r.verdict != Verdict::skip) {
@@ -223,6 +227,9 @@ int main(int argc, char** argv) {
         << style.paint(v, std::to_string(n) + " " + std::string(fh::scenario::verdict_name(v)));
     first = false;
   }
+  std::size_t expected = 0;
+  for (const auto& r : suite.scenarios) expected += r.as_expected() ? 1 : 0;
+  if (expected > 0) out << " (" << expected << " as expected: emulated bugs detected)";
   out << " in " << format_ms(suite.duration_ms) << "\n";
 
   try {

@@ -361,7 +361,7 @@ bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds de
   }
 }
 
-bool can_connect(const net::Address& address, std::chrono::milliseconds timeout) {
+int connect_socket(const net::Address& address, std::chrono::milliseconds timeout) {
   sockaddr_storage storage{};
   socklen_t length = 0;
   int family = AF_INET;
@@ -370,24 +370,24 @@ bool can_connect(const net::Address& address, std::chrono::milliseconds timeout)
       auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
       sa->sin6_family = family = AF_INET6;
       sa->sin6_port = htons(address.port);
-      if (::inet_pton(AF_INET6, address.host.c_str(), &sa->sin6_addr) != 1) return false;
+      if (::inet_pton(AF_INET6, address.host.c_str(), &sa->sin6_addr) != 1) return -1;
       length = sizeof *sa;
     } else {
       auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
       sa->sin_family = AF_INET;
       sa->sin_port = htons(address.port);
-      if (::inet_pton(AF_INET, address.host.c_str(), &sa->sin_addr) != 1) return false;
+      if (::inet_pton(AF_INET, address.host.c_str(), &sa->sin_addr) != 1) return -1;
       length = sizeof *sa;
     }
   } else {
     auto* sa = reinterpret_cast<sockaddr_un*>(&storage);
     sa->sun_family = family = AF_UNIX;
-    if (address.path.size() >= sizeof sa->sun_path) return false;
+    if (address.path.size() >= sizeof sa->sun_path) return -1;
     std::memcpy(sa->sun_path, address.path.c_str(), address.path.size() + 1);
     length = sizeof *sa;
   }
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&storage), length) == 0;
   if (!ok && errno == EINPROGRESS) {
     pollfd p{fd, POLLOUT, 0};
@@ -397,8 +397,15 @@ bool can_connect(const net::Address& address, std::chrono::milliseconds timeout)
       ok = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
     }
   }
+  if (ok) return fd;
   ::close(fd);
-  return ok;
+  return -1;
+}
+
+bool can_connect(const net::Address& address, std::chrono::milliseconds timeout) {
+  const int fd = connect_socket(address, timeout);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
 }
 
 bool wait_tcp_ready(const net::Address& address, std::chrono::milliseconds deadline,

@@ -102,6 +102,9 @@ std::uint16_t pick_port();
 bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds deadline,
                 const std::function<void()>& pump);
 
+/// A connected non-blocking (O_NONBLOCK, CLOEXEC) socket, or -1 after at most `timeout`.
+int connect_socket(const net::Address& address, std::chrono::milliseconds timeout);
+
 /// One non-blocking connect attempt (tcp or unix), at most `timeout` long.
 bool can_connect(const net::Address& address,
                  std::chrono::milliseconds timeout = std::chrono::milliseconds(5));

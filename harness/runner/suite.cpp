@@ -71,12 +71,22 @@ bool matches_filter(const scenario::Scenario& s, const std::string& glob) {
   return false;
 }
 
+bool ScenarioReport::as_expected() const {
+  if (!scenario.expected_verdict || runs.empty()) return false;
+  auto it = counts.find(*scenario.expected_verdict);
+  return it != counts.end() && it->second == runs.size();
+}
+
+bool ScenarioReport::failed() const {
+  if (scenario.skip) return false;
+  if (scenario.expected_verdict) return !as_expected();
+  return verdict == Verdict::fail || verdict == Verdict::error;
+}
+
 bool SuiteReport::failed() const {
-  auto count = [&](Verdict v) {
-    auto it = counts.find(v);
-    return it == counts.end() ? 0 : it->second;
-  };
-  return count(Verdict::fail) + count(Verdict::error) > 0;
+  for (const auto& s : scenarios)
+    if (s.failed()) return true;
+  return false;
 }
 
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,

@@ -34,6 +34,10 @@ struct ScenarioReport {
   double failure_rate = 0;                  // (FAIL + ERROR) / runs
   Interval failure_rate_ci;                 // 95 % Wilson interval
   double duration_ms = 0;                   // all runs
+  /// For a scenario with an expected verdict (an emulated bug): every run earned it.
+  bool as_expected() const;
+  /// A FAIL or ERROR that was not expected, or an expected verdict that did not come.
+  bool failed() const;
 };
 
 struct SuiteReport {
@@ -41,7 +45,7 @@ struct SuiteReport {
   std::map<Verdict, std::uint64_t> counts;  // scenario verdicts
   double duration_ms = 0;
   int repeat = 1;
-  bool failed() const;  // any FAIL or ERROR
+  bool failed() const;  // any scenario failed()
 };
 
 /// Runs each scenario `repeat` times; `on_scenario` is called as each one finishes.

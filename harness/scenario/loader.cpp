@@ -34,7 +34,8 @@ MsRange read_range(const YAML::Node& node, const std::string& file, const std::s
 }
 
 const std::vector<std::string> kOutcomes = {
-    "complete", "truncated", "closed_before_response", "connect_failed", "protocol_error", "hung"};
+    "complete", "truncated", "closed_before_response", "connect_failed", "protocol_error",
+    "aborted",  "hung"};
 
 Expectation read_expectation(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "expectation");
@@ -306,6 +307,11 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
       bad_value(r.get("deadline_ms"), file, "deadline_ms", "a positive number of ms");
   }
   if (r.has("skip")) s.skip = as_string(r.get("skip"), file, "skip");
+  if (r.has("emulates")) {
+    // A variant whose fake emulates a known bug: detection means FAIL.
+    s.emulates = as_string(r.get("emulates"), file, "emulates");
+    s.expected_verdict = Verdict::fail;
+  }
   if (r.has("parallel")) s.parallel = as_bool(r.get("parallel"), file, "parallel");
   r.get("variants");  // handled by the caller
   if (r.has("topology")) {

@@ -117,7 +117,11 @@ struct Scenario {
   std::vector<std::string> tags;
   std::uint32_t deadline_ms = 10000;  // bounds every wait of the run
   std::optional<std::string> skip;    // reason: the scenario is SKIP, nothing runs
-  bool parallel = false;              // all requests start together instead of in turn
+  /// Set on variants whose fake emulates a known bug: the harness must grade them FAIL, so
+  /// FAIL is the expected verdict there and anything else means the scenario went blind.
+  std::optional<Verdict> expected_verdict;
+  std::string emulates;   // which bug, for people ("lighttpd #2796")
+  bool parallel = false;  // all requests start together instead of in turn
   GatewayDef gateway;
   BackendDef backend;
   std::vector<RequestDef> requests;
