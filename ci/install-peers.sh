@@ -40,4 +40,6 @@ cleanup() { [ -z "$added_policy" ] || $SUDO rm -f "$policy"; }
 trap cleanup EXIT
 
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# debconf's "delaying package configuration" notice (no apt-utils) is noise, not an error.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  2> >(grep -v '^debconf: delaying package configuration' >&2)
