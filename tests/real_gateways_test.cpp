@@ -199,6 +199,33 @@ peers::PeerInfo require_installed(const std::string& kind) {
   return info;
 }
 
+// Non-default values of every knob (the unix-socket test runs the defaults): the config they
+// render must start and serve the probes.
+std::map<std::string, std::string> tuned_knobs(const std::string& kind) {
+  static const std::map<std::string, std::map<std::string, std::string>> knobs = {
+      {"nginx",
+       {{"fastcgi_keep_conn", "on"},
+        {"fastcgi_buffering", "off"},
+        {"fastcgi_request_buffering", "off"},
+        {"fastcgi_read_timeout", "20s"}}},
+      {"lighttpd", {{"server.stream-response-body", "2"}, {"server.stream-request-body", "1"}}},
+      {"apache", {{"enablereuse", "on"}, {"flushpackets", "on"}, {"timeout", "20"}}},
+      // Two requests per relay process: the three probes see mod_fcgid rotate it.
+      {"apache-fcgid", {{"FcgidMaxRequestsPerProcess", "2"}}},
+      {"h2o", {{"fastcgi.timeout.io", "20000"}, {"fastcgi.timeout.keepalive", "5000"}}},
+      {"haproxy", {{"keep-conn", "off"}, {"mpxs-conns", "on"}, {"max-reqs", "4"}}},
+      {"caddy", {{"flush_interval", "-1"}}},
+  };
+  return knobs.at(kind);
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 class RealGateway : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealGateway, ServesProbesOverTcpAndStopsItsGroup) {
@@ -210,6 +237,7 @@ TEST_P(RealGateway, ServesProbesOverTcpAndStopsItsGroup) {
   options.run_dir = dir.path;
   options.listen = fh::net::Address::tcp("127.0.0.1", 0);
   options.upstream = rig.backend_address();
+  options.knobs = tuned_knobs(GetParam());
   options.pump = rig.pump();
   auto gateway = peers::make_gateway(GetParam(), options);
 
@@ -228,6 +256,13 @@ TEST_P(RealGateway, ServesProbesOverTcpAndStopsItsGroup) {
   const auto artefacts = gateway->artefacts();
   EXPECT_GE(artefacts.size(), 2u);  // config and at least one log
   for (const auto& f : artefacts) EXPECT_EQ(f.parent_path(), dir.path) << f;
+  ASSERT_FALSE(artefacts.empty());
+  const std::string config = read_text(artefacts.front());
+  for (const auto& [knob, value] : options.knobs) {
+    // haproxy spells on/off as "[no] option name" (checked by KeepConnKnobSetsTheBeginRequestFlag).
+    if (GetParam() == "haproxy" && (value == "on" || value == "off")) continue;
+    EXPECT_NE(config.find(value), std::string::npos) << knob << "=" << value << " not in config";
+  }
 
   double stop_ms = 0;
   stop_and_check_reaped(*gateway, stop_ms);
@@ -257,6 +292,8 @@ TEST_P(RealGateway, ServesProbesOverAUnixSocketUpstream) {
   EXPECT_EQ(sized.body_sha256, fh::probe::pattern_sha256(100000));
   double stop_ms = 0;
   stop_and_check_reaped(*gateway, stop_ms);
+  std::cout << "[ timing   ] " << info.kind << " (unix upstream): graceful stop " << stop_ms
+            << " ms\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, RealGateway, ::testing::ValuesIn(peers::gateway_kinds()),
