@@ -285,8 +285,8 @@ TEST(fake_gateway, StreamsStdoutAsChunks) {
   EXPECT_GE(*x.last_byte_ms - *x.first_body_byte_ms, 100.0);
   EXPECT_TRUE(rig.logged("stderr")) << rig.log_text();
   const std::vector<std::string> expected = {
-      "client_accepted",       "request_head",       "backend_connected", "params_sent",
-      "stdin_terminator_sent", "response_head_sent", "end_request",       "response_complete"};
+      "client_accepted",       "request_head",       "backend_connected",    "params_sent",
+      "stdin_terminator_sent", "response_head_sent", "end_request_received", "response_complete"};
   std::vector<std::string> seen;
   for (const auto& entry : rig.gateway->log())
     if (std::find(expected.begin(), expected.end(), entry.what) != expected.end())
@@ -546,7 +546,8 @@ TEST(fake_gateway, BackendAnswersBeforeReadingBody) {
   auto x = rig.run(post("/upload", body));
   EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
   EXPECT_EQ(x.body_prefix, "early");
-  EXPECT_EQ(x.request_body_sent, body.size());
+  // The client may stop sending once its response is complete; the gateway kept reading.
+  EXPECT_GT(x.request_body_sent, 0u) << rig.log_text();
 }
 
 // Two requests on one client connection (no Connection: close on the first), each to its
@@ -616,6 +617,15 @@ TEST(fake_gateway, StopEndsEveryCoroutine) {
 namespace e2e {
 
 // Client -> fake gateway -> fake backend (probe contract), all on one io_context.
+fh::fake::BackendFault fault(fh::fake::BackendEvent at, fh::fake::BackendAction action,
+                             std::uint64_t bytes) {
+  fh::fake::BackendFault f;
+  f.at = at;
+  f.action = action;
+  f.bytes = bytes;
+  return f;
+}
+
 struct Chain {
   explicit Chain(fh::fake::BackendConfig backend_config = {}, GatewayConfig config = {}) {
     backend = std::make_unique<fh::fake::FakeBackend>(io, std::move(backend_config));
@@ -690,12 +700,8 @@ TEST(fake_gateway_e2e, StatusFromQuery) {
 
 TEST(fake_gateway_e2e, FaultCloseMidBodyTruncates) {
   fh::fake::BackendConfig backend_config;
-  backend_config.faults.push_back(fh::fake::BackendFault{.at = fh::fake::BackendEvent::body_bytes,
-                                                         .bytes = 100000,
-                                                         .delay_ms = 0,
-                                                         .action = fh::fake::BackendAction::close,
-                                                         .stall_ms = 0,
-                                                         .request_index = std::nullopt});
+  backend_config.faults.push_back(
+      fault(fh::fake::BackendEvent::body_bytes, fh::fake::BackendAction::close, 100000));
   Chain chain(backend_config);
   auto x = chain.run(get("/probe?size=1000000"));
   EXPECT_EQ(x.outcome, Outcome::truncated) << x.summary();
@@ -705,12 +711,7 @@ TEST(fake_gateway_e2e, FaultCloseMidBodyTruncates) {
 TEST(fake_gateway_e2e, FaultResetAfterParamsIs502) {
   fh::fake::BackendConfig backend_config;
   backend_config.faults.push_back(
-      fh::fake::BackendFault{.at = fh::fake::BackendEvent::params_received,
-                             .bytes = 0,
-                             .delay_ms = 0,
-                             .action = fh::fake::BackendAction::reset,
-                             .stall_ms = 0,
-                             .request_index = std::nullopt});
+      fault(fh::fake::BackendEvent::params_received, fh::fake::BackendAction::reset, 0));
   Chain chain(backend_config);
   auto x = chain.run(get("/probe?size=10"));
   EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
@@ -720,12 +721,7 @@ TEST(fake_gateway_e2e, FaultResetAfterParamsIs502) {
 TEST(fake_gateway_e2e, FaultStallBeforeHeadIs504) {
   fh::fake::BackendConfig backend_config;
   backend_config.faults.push_back(
-      fh::fake::BackendFault{.at = fh::fake::BackendEvent::params_received,
-                             .bytes = 0,
-                             .delay_ms = 0,
-                             .action = fh::fake::BackendAction::stall,
-                             .stall_ms = 0,
-                             .request_index = std::nullopt});
+      fault(fh::fake::BackendEvent::params_received, fh::fake::BackendAction::stall, 0));
   GatewayConfig config;
   config.backend_timeout_ms = 200;
   Chain chain(backend_config, config);
