@@ -282,12 +282,9 @@ struct Connection : std::enable_shared_from_this<Connection> {
     if (closed) return;
     closed = true;
     error_code ignored_ec;
-    if (reset) {
-      // SO_LINGER {1, 0}: close() sends RST instead of FIN.
-      socket.set_option(asio::socket_base::linger(true, 0), ignored_ec);
-    } else {
-      socket.shutdown(net::Socket::shutdown_both, ignored_ec);
-    }
+    // A plain close(): FIN, or RST when input is still unread (Linux tcp_close), as a
+    // crashing or exiting application does. SO_LINGER {1, 0} forces the RST.
+    if (reset) socket.set_option(asio::socket_base::linger(true, 0), ignored_ec);
     socket.close(ignored_ec);
     if (linger_timer) linger_timer->cancel();
     read_stall_timer.cancel();
