@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +19,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 
+#include "events/bus.hpp"
+#include "scenario/loader.hpp"
 #include "util/sha256.hpp"
 
 namespace {
@@ -491,6 +495,468 @@ TEST(http_client, Names) {
   EXPECT_EQ(fh::client::outcome_name(Outcome::connect_failed), "connect_failed");
   EXPECT_EQ(fh::client::framing_name(Framing::until_close), "until_close");
   EXPECT_EQ(fh::client::framing_name(Framing::chunked), "chunked");
+}
+
+// ---- client faults (docs/faults-client.md) ----
+
+// Runs one exchange with a bus; bounded like run_exchange.
+Exchange run_on_bus(asio::io_context& io, const fh::net::Address& address, RequestSpec spec,
+                    fh::events::Bus& bus, std::chrono::milliseconds limit = 10s) {
+  Exchange x;
+  bool done = false;
+  asio::co_spawn(io, fh::client::exchange(address, std::move(spec), x, &bus, 1),
+                 [&](std::exception_ptr e) {
+                   EXPECT_FALSE(e) << "exchange threw";
+                   done = true;
+                 });
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+  EXPECT_TRUE(done) << "exchange did not end within the limit: " << x.summary();
+  return x;
+}
+
+const fh::events::Event* client_event(const fh::events::Bus& bus, const std::string& name) {
+  return bus.nth(fh::events::Selector{"client", name}, 1);
+}
+
+double event_ms(const fh::events::Bus& bus, const std::string& name) {
+  const auto* e = client_event(bus, name);
+  EXPECT_TRUE(e) << "no client." << name;
+  return e ? bus.ms_since_origin(e->at) : -1;
+}
+
+std::string pattern(std::size_t size) {
+  std::string body(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) body[i] = "0123456789abcdef"[i % 16];
+  return body;
+}
+
+fh::client::Anchor at(fh::client::Anchor::Kind kind, std::uint64_t bytes = 0) {
+  fh::client::Anchor a;
+  a.kind = kind;
+  a.bytes = bytes;
+  return a;
+}
+
+// Writes `bytes` without blocking where it can, and records whether (and after how many
+// bytes) the kernel refused more: the moment a gateway's write to a slow client blocks.
+struct BlockingWriter {
+  std::optional<std::size_t> blocked_at;
+  std::optional<std::chrono::steady_clock::time_point> blocked_time;
+  asio::awaitable<void> write(Socket& s, std::string bytes) {
+    s.non_blocking(true);
+    std::size_t at = 0;
+    while (at < bytes.size()) {
+      boost::system::error_code ec;
+      at += s.write_some(asio::buffer(bytes.data() + at, bytes.size() - at), ec);
+      if (ec == asio::error::would_block) {
+        if (!blocked_at) blocked_at = at, blocked_time = std::chrono::steady_clock::now();
+        co_await s.async_wait(Socket::wait_write, asio::use_awaitable);
+      } else if (ec) {
+        throw boost::system::system_error(ec);
+      }
+    }
+  }
+};
+
+// The lighttpd #2796 shape: a 1,000,000-byte response to a client with a small receive
+// buffer and MSS that pauses at the head. The server's write must block during the pause (so a
+// stream-response-body=2 gateway stops reading its backend), and the client then catches up.
+TEST(http_client, SlowReaderPauseBlocksTheServersWriteThenCatchesUp) {
+  constexpr std::size_t kSize = 1000000;
+  const std::string body = pattern(kSize);
+  asio::io_context io;
+  RawServer server(io);
+  BlockingWriter writer;
+  server.serve([&](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+    co_await writer.write(s, body);
+  });
+  fh::events::Bus bus;
+  RequestSpec spec;
+  spec.client.rcvbuf = 4096;
+  spec.client.mss = 1024;
+  spec.client.read = fh::client::ReadFault{at(fh::client::Anchor::Kind::response_head), 300};
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.body_bytes, kSize);
+  EXPECT_EQ(x.body_sha256, fh::util::sha256_hex(body));
+  ASSERT_TRUE(writer.blocked_at.has_value()) << "the server's write never blocked";
+  EXPECT_LT(*writer.blocked_at, kSize);
+  // It blocked while the client paused, not later.
+  EXPECT_LT(bus.ms_since_origin(*writer.blocked_time), event_ms(bus, "read_resumed"));
+  EXPECT_LE(event_ms(bus, "read_paused"), event_ms(bus, "read_resumed"));
+  EXPECT_GE(event_ms(bus, "read_resumed") - event_ms(bus, "read_paused"), 250.0);
+}
+
+TEST(http_client, ThrottledReaderTakesAtLeastItsPeriods) {
+  constexpr std::size_t kSize = 160 * 1024;
+  const std::string body = pattern(kSize);
+  asio::io_context io;
+  RawServer server(io);
+  server.serve([&](Socket& s) -> asio::awaitable<void> {
+    co_await send(
+        s, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n" + body);
+  });
+  fh::events::Bus bus;
+  RequestSpec spec;
+  fh::client::ReadFault read;
+  read.bytes = 16 * 1024;
+  read.every_ms = 10;
+  spec.client.read = read;
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(x.body_sha256, fh::util::sha256_hex(body));
+  // The head and 10 periods of 16 KiB: no faster than 10 waits of 10 ms.
+  ASSERT_TRUE(x.last_byte_ms);
+  EXPECT_GE(*x.last_byte_ms, 90.0);
+  ASSERT_TRUE(client_event(bus, "read_throttled"));
+  EXPECT_EQ(client_event(bus, "read_throttled")->value, 16u * 1024);
+}
+
+TEST(http_client, AbortCloseAfterExactlyNBodyBytesSendsFin) {
+  asio::io_context io;
+  RawServer server(io);
+  boost::system::error_code server_read;
+  server.serve([&](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + pattern(1000));
+    char byte;
+    auto [ec, n] =
+        co_await s.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
+    server_read = ec;
+  });
+  fh::events::Bus bus;
+  RequestSpec spec;
+  spec.client.abort = fh::client::AbortFault{at(fh::client::Anchor::Kind::body_bytes, 100)};
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
+  EXPECT_EQ(fh::client::outcome_name(x.outcome), "aborted");
+  EXPECT_EQ(x.body_bytes, 100u);
+  EXPECT_EQ(x.body_sha256, fh::util::sha256_hex(pattern(100)));
+  EXPECT_TRUE(x.aborted_ms.has_value());
+  ASSERT_TRUE(client_event(bus, "aborted"));
+  EXPECT_EQ(client_event(bus, "aborted")->value, 100u);
+  EXPECT_TRUE(client_event(bus, "response_aborted"));
+  io.run_for(200ms);  // the server's read completes once the FIN arrives
+  EXPECT_EQ(server_read, asio::error::eof) << server_read.message();
+}
+
+TEST(http_client, AbortResetAtResponseHeadSendsRst) {
+  asio::io_context io;
+  RawServer server(io);
+  boost::system::error_code server_read;
+  bool server_done = false;
+  server.serve([&](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+    char byte;
+    auto [ec, n] =
+        co_await s.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
+    server_read = ec;
+    server_done = true;
+  });
+  RequestSpec spec;
+  spec.client.abort = fh::client::AbortFault{at(fh::client::Anchor::Kind::response_head),
+                                             fh::client::AbortFault::How::reset};
+  auto x = run_exchange(io, server.address(), spec);
+  EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
+  EXPECT_EQ(x.status, 200);
+  EXPECT_EQ(x.body_bytes, 0u);
+  for (int i = 0; i < 40 && !server_done; ++i) io.run_one_for(50ms);
+  EXPECT_EQ(server_read, asio::error::connection_reset) << server_read.message();
+}
+
+// The abort anchored on another party's event acts inside the publisher's handler: the
+// server publishes "backend.headers_sent" and the client is closed before it returns.
+TEST(http_client, AbortAnchoredOnBusEventActsSynchronously) {
+  asio::io_context io;
+  RawServer server(io);
+  fh::events::Bus bus;
+  std::size_t aborted_events_at_publish = 99;
+  server.serve([&](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789");
+    bus.publish("backend", "headers_sent");
+    aborted_events_at_publish = bus.count(fh::events::Selector{"client", "aborted"});
+    co_await pause(50ms);
+  });
+  RequestSpec spec;
+  fh::client::Anchor anchor;
+  anchor.kind = fh::client::Anchor::Kind::event;
+  anchor.event = fh::events::Selector::parse("backend.headers_sent");
+  spec.client.abort = fh::client::AbortFault{anchor};
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
+  EXPECT_EQ(aborted_events_at_publish, 1u);
+  EXPECT_NE(x.error.find("backend.headers_sent"), std::string::npos) << x.error;
+}
+
+TEST(http_client, AbortDelayedAfterItsAnchor) {
+  asio::io_context io;
+  RawServer server(io);
+  server.serve([&](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+    co_await pause(2s);
+  });
+  fh::events::Bus bus;
+  RequestSpec spec;
+  auto anchor = at(fh::client::Anchor::Kind::response_head);
+  anchor.delay_ms = 100;
+  spec.client.abort = fh::client::AbortFault{anchor};
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
+  EXPECT_GE(event_ms(bus, "aborted") - event_ms(bus, "response_head"), 90.0);
+  server.stop();
+  io.run_for(50ms);
+}
+
+TEST(http_client, PacedBodyArrivesIntactNoFasterThanItsPace) {
+  const std::string body = request_body(64 * 1024);
+  asio::io_context io;
+  RawServer server(io);
+  server.serve([](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  fh::events::Bus bus;
+  auto spec = make_spec("POST");
+  spec.body = body;
+  spec.client.body_pace = fh::client::BodyPace{{}, 8 * 1024, 10};
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  ASSERT_TRUE(server.seen().parsed);
+  EXPECT_EQ(fh::util::sha256_hex(server.seen().body), fh::util::sha256_hex(body));
+  // 8 pieces, 7 waits of 10 ms between them.
+  EXPECT_GE(event_ms(bus, "request_body_sent") - event_ms(bus, "connected"), 65.0);
+  EXPECT_EQ(client_event(bus, "request_body_sent")->value, body.size());
+}
+
+TEST(http_client, StalledBodyStopsAtExactlyNBytesAndResumes) {
+  const std::string body = request_body(50000);
+  asio::io_context io;
+  RawServer server(io);
+  server.serve([](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  fh::events::Bus bus;
+  auto spec = make_spec("POST");
+  spec.body = body;
+  spec.chunked = true;
+  spec.chunk_size = 4096;
+  spec.client.body_stall =
+      fh::client::BodyStall{at(fh::client::Anchor::Kind::request_body_bytes, 10000), 100};
+  auto x = run_on_bus(io, server.address(), spec, bus);
+  EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+  EXPECT_EQ(fh::util::sha256_hex(server.seen().body), fh::util::sha256_hex(body));
+  ASSERT_TRUE(client_event(bus, "request_body_resumed"));
+  EXPECT_EQ(client_event(bus, "request_body_resumed")->value, 10000u);
+  EXPECT_EQ(client_event(bus, "request_body_stalled")->value, 100u);
+  EXPECT_GE(event_ms(bus, "request_body_resumed") - event_ms(bus, "request_body_stalled"), 90.0);
+}
+
+// Reads raw bytes until `count` request heads (bodiless requests) arrived.
+asio::awaitable<std::string> read_heads(Socket& s, std::size_t count) {
+  std::string in;
+  auto heads = [&in] {
+    std::size_t n = 0;
+    for (auto at = in.find("\r\n\r\n"); at != std::string::npos; at = in.find("\r\n\r\n", at + 4))
+      ++n;
+    return n;
+  };
+  while (heads() < count) {
+    char buf[4096];
+    auto n = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+    in.append(buf, n);
+  }
+  co_return in;
+}
+
+std::vector<fh::client::ConnectionRequest> on_one_connection(std::vector<Exchange>& xs,
+                                                             bool pipeline) {
+  std::vector<fh::client::ConnectionRequest> out;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    auto spec = make_spec("GET", "/r" + std::to_string(i + 1));
+    spec.client.connection = "a";
+    spec.client.pipeline = pipeline;
+    out.push_back({spec, &xs[i], static_cast<std::uint32_t>(i + 1)});
+  }
+  return out;
+}
+
+bool run_connection(asio::io_context& io, const fh::net::Address& address,
+                    std::vector<fh::client::ConnectionRequest> requests, fh::events::Bus* bus) {
+  bool done = false;
+  asio::co_spawn(io, fh::client::exchange_connection(address, std::move(requests), bus),
+                 [&](std::exception_ptr e) {
+                   EXPECT_FALSE(e);
+                   done = true;
+                 });
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+  return done;
+}
+
+// The server answers nothing before all three requests arrived: only pipelining gets through.
+TEST(http_client, PipelinedRequestsAreWrittenBeforeAnyResponseAndReadInOrder) {
+  asio::io_context io;
+  RawServer server(io);
+  std::string seen;
+  server.serve(
+      [&](Socket& s) -> asio::awaitable<void> {
+        seen = co_await read_heads(s, 3);
+        // All three responses in one write: the client must split them by their framing.
+        co_await send(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n"
+            "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthree");
+      },
+      false);
+  std::vector<Exchange> xs(3);
+  fh::events::Bus bus;
+  ASSERT_TRUE(run_connection(io, server.address(), on_one_connection(xs, true), &bus));
+  EXPECT_EQ(xs[0].outcome, Outcome::complete) << xs[0].summary();
+  EXPECT_EQ(xs[0].body_prefix, "one");
+  EXPECT_EQ(xs[1].outcome, Outcome::complete) << xs[1].summary();
+  EXPECT_EQ(xs[1].body_prefix, "two");
+  EXPECT_EQ(xs[1].framing, Framing::chunked);
+  EXPECT_EQ(xs[2].outcome, Outcome::complete) << xs[2].summary();
+  EXPECT_EQ(xs[2].status, 201);
+  EXPECT_EQ(xs[2].body_prefix, "three");
+  // In order; only the last request asks to close (RFC 9112 §9.6).
+  EXPECT_LT(seen.find("GET /r1 "), seen.find("GET /r2 "));
+  EXPECT_LT(seen.find("GET /r2 "), seen.find("GET /r3 "));
+  EXPECT_EQ(seen.find("Connection: close"), seen.rfind("Connection: close"));
+  EXPECT_GT(seen.find("Connection: close"), seen.find("GET /r3 "));
+  EXPECT_EQ(bus.count(fh::events::Selector{"client", "connected"}), 1u);
+  EXPECT_EQ(bus.count(fh::events::Selector{"client", "response_complete"}), 3u);
+}
+
+// Without pipelining, request 2 is written only after response 1 was read.
+TEST(http_client, SequentialKeepAliveWaitsForEachResponse) {
+  asio::io_context io;
+  RawServer server(io);
+  std::size_t early_bytes = 99;
+  std::string second;
+  server.serve(
+      [&](Socket& s) -> asio::awaitable<void> {
+        co_await read_heads(s, 1);
+        co_await pause(50ms);  // a pipelining client would have sent request 2 by now
+        early_bytes = s.available();
+        co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+        second = co_await read_heads(s, 1);
+        co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
+      },
+      false);
+  std::vector<Exchange> xs(2);
+  ASSERT_TRUE(run_connection(io, server.address(), on_one_connection(xs, false), nullptr));
+  EXPECT_EQ(early_bytes, 0u);
+  EXPECT_EQ(xs[0].outcome, Outcome::complete) << xs[0].summary();
+  EXPECT_EQ(xs[1].outcome, Outcome::complete) << xs[1].summary();
+  EXPECT_EQ(xs[1].body_prefix, "two");
+  EXPECT_NE(second.find("GET /r2 "), std::string::npos);
+}
+
+// A response that closes the connection leaves the next request unsent.
+TEST(http_client, ConnectionCloseResponseEndsTheSharedConnection) {
+  asio::io_context io;
+  RawServer server(io);
+  server.serve(
+      [&](Socket& s) -> asio::awaitable<void> {
+        co_await read_heads(s, 1);
+        co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\none");
+        s.close();
+      },
+      false);
+  std::vector<Exchange> xs(2);
+  ASSERT_TRUE(run_connection(io, server.address(), on_one_connection(xs, false), nullptr));
+  EXPECT_EQ(xs[0].outcome, Outcome::complete) << xs[0].summary();
+  EXPECT_EQ(xs[1].outcome, Outcome::closed_before_response) << xs[1].summary();
+  EXPECT_NE(xs[1].error.find("never sent"), std::string::npos) << xs[1].error;
+}
+
+TEST(http_client, ConnectionGroups) {
+  auto groups = fh::client::connection_groups({"", "a", "", "a", "b"});
+  ASSERT_EQ(groups.size(), 4u);
+  EXPECT_EQ(groups[0], (std::vector<std::size_t>{0}));
+  EXPECT_EQ(groups[1], (std::vector<std::size_t>{1, 3}));
+  EXPECT_EQ(groups[2], (std::vector<std::size_t>{2}));
+  EXPECT_EQ(groups[3], (std::vector<std::size_t>{4}));
+}
+
+// ---- the `client:` map of a scenario request ----
+
+std::string scenario_with_client(const std::string& client_yaml) {
+  return "title: t\ndescription: d\nrequests:\n  - name: r1\n    client: " + client_yaml +
+         "\nexpect:\n  - grade: PASS\n";
+}
+
+TEST(http_client, ScenarioClientKeys) {
+  auto s = fh::scenario::load_text(
+      scenario_with_client(
+          "{rcvbuf: 4KiB, mss: 1024, read: {at: response_head, pause_ms: 500, bytes: 1KiB, "
+          "every_ms: 5}, abort: {at: {event: backend.headers_sent, nth: 2}, do: "
+          "reset, delay_ms: 3}, body_pace: {bytes: 100, every_ms: 10}, "
+          "body_stall: {at: {request_body_bytes: 10}, stall_ms: 50}, "
+          "connection: a, pipeline: true}"),
+      "t.yaml");
+  ASSERT_EQ(s.size(), 1u);
+  const auto& c = s[0].requests[0].spec.client;
+  EXPECT_EQ(c.rcvbuf, 4096u);
+  EXPECT_EQ(c.mss, 1024u);
+  ASSERT_TRUE(c.read && c.abort && c.body_pace && c.body_stall);
+  EXPECT_EQ(c.read->at.kind, fh::client::Anchor::Kind::response_head);
+  EXPECT_EQ(c.read->pause_ms, 500u);
+  EXPECT_EQ(c.read->bytes, 1024u);
+  EXPECT_EQ(c.abort->at.kind, fh::client::Anchor::Kind::event);
+  EXPECT_EQ(c.abort->at.event.party, "backend");
+  EXPECT_EQ(c.abort->at.event.name, "headers_sent");
+  EXPECT_EQ(c.abort->at.nth, 2u);
+  EXPECT_EQ(c.abort->at.delay_ms, 3u);
+  EXPECT_EQ(c.abort->how, fh::client::AbortFault::How::reset);
+  EXPECT_EQ(c.body_pace->at.kind, fh::client::Anchor::Kind::connected);
+  EXPECT_EQ(c.body_stall->at.kind, fh::client::Anchor::Kind::request_body_bytes);
+  EXPECT_EQ(c.body_stall->at.bytes, 10u);
+  EXPECT_EQ(c.connection, "a");
+  EXPECT_TRUE(c.pipeline);
+}
+
+// Every wrong key, type or value is a ScenarioError pointing at the offending node.
+TEST(http_client, ScenarioClientKeysAreValidated) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{reed: {pause_ms: 5}}", "t.yaml:5:14: client: unknown key 'reed' (did you mean 'read'?)"},
+      {"{read: {}}", "t.yaml:5:20: client.read: give pause_ms"},
+      {"{read: {bytes: 5}}", "bytes and every_ms go together"},
+      {"{read: {pause_ms: 0}}", "client.read.pause_ms: expected at least 1 ms"},
+      {"{abort: {do: close}}", "client.abort: missing required key 'at'"},
+      {"{abort: {at: head}}", "client.abort.at: expected one of connected, request_sent"},
+      {"{abort: {at: response_head, do: rst}}", "client.abort.do: expected one of close, reset"},
+      {"{abort: {at: {event: headers_sent}}}", "expected party.event_name"},
+      {"{abort: {at: {body_bytes: 1, event: client.x}}}", "expected exactly one of"},
+      {"{abort: {at: {body_bytes: 1, nth: 2}}}", "nth only applies to event"},
+      {"{body_pace: {bytes: 10}}", "client.body_pace: missing required key 'every_ms'"},
+      {"{body_stall: {at: connected, stall_ms: x}}", "client.body_stall.stall_ms: expected"},
+      {"{rcvbuf: lots}", "client.rcvbuf: expected a size in bytes"},
+      {"{mss: 10}", "client.mss: expected 88 to 65495 bytes"},
+      {"{pipeline: true}", "client.pipeline needs client.connection"},
+      {"{connection: 'a b'}", "client.connection: expected a connection name"},
+      {"[1]", "client must be a mapping"},
+  };
+  for (const auto& [yaml, message] : cases) {
+    try {
+      fh::scenario::load_text(scenario_with_client(yaml), "t.yaml");
+      ADD_FAILURE() << "accepted: " << yaml;
+    } catch (const fh::scenario::ScenarioError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(message), std::string::npos) << yaml << "\n  got: " << what;
+      EXPECT_EQ(what.rfind("t.yaml:5:", 0), 0u) << what;
+    }
+  }
+}
+
+TEST(http_client, AbortedOutcomeIsAnExpectationOutcome) {
+  auto s = fh::scenario::load_text(
+      "title: t\ndescription: d\nrequests: [{name: r1}]\nexpect:\n  - grade: PASS\n    "
+      "outcome: aborted\n",
+      "t.yaml");
+  ASSERT_EQ(s.size(), 1u);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "client/http_client.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <strings.h>
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -220,6 +222,7 @@ class Connection {
       if (c.body_pace) arm(ActionKind::body_pace, i, c.body_pace->at);
       if (c.body_stall) arm(ActionKind::body_stall, i, c.body_stall->at);
       if (c.rcvbuf && !rcvbuf_) rcvbuf_ = c.rcvbuf;
+      if (c.mss && !mss_) mss_ = c.mss;
     }
     // Event anchors count from now: the connection's start.
     if (bus_)
@@ -235,6 +238,10 @@ class Connection {
     socket_.open(gateway_.endpoint().protocol(), ec);
     if (!ec && rcvbuf_)
       socket_.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(*rcvbuf_)), ec);
+    if (!ec && mss_ && gateway_.is_tcp())
+      socket_.set_option(
+          asio::detail::socket_option::integer<IPPROTO_TCP, TCP_MAXSEG>(static_cast<int>(*mss_)),
+          ec);
     if (!ec) {
       auto [connect_ec] =
           co_await socket_.async_connect(gateway_.endpoint(), asio::as_tuple(asio::use_awaitable));
@@ -436,7 +443,8 @@ class Connection {
       while (!closed_ && !reader_done_) {
         auto due = kNever;
         for (const auto& [at, a] : delayed_) due = std::min(due, at);
-        if (!co_await action_wake_.wait_until(due)) break;
+        const bool ok = co_await action_wake_.wait_until(due);
+        if (!ok) break;
         const auto now = Clock::now();
         for (std::size_t d = 0; d < delayed_.size() && !closed_;) {
           if (delayed_[d].first > now) {
@@ -512,14 +520,16 @@ class Connection {
       if (closed_ || reader_done_) co_return true;
       const auto now = Clock::now();
       if (now < it.stall_until) {
-        if (!co_await write_wake_.wait_until(it.stall_until)) co_return false;
+        const bool ok = co_await write_wake_.wait_until(it.stall_until);
+        if (!ok) co_return false;
         if (Clock::now() >= it.stall_until)
           publish(it, "request_body_resumed", it.x.request_body_sent);
         continue;
       }
       if (it.pace_bytes && it.pace_left == 0) {
         if (now < it.pace_next) {
-          if (!co_await write_wake_.wait_until(it.pace_next)) co_return false;
+          const bool ok = co_await write_wake_.wait_until(it.pace_next);
+          if (!ok) co_return false;
           continue;
         }
         it.pace_left = it.pace_bytes;
@@ -531,17 +541,23 @@ class Connection {
 
   // Waits until the previous response was read (or the connection is over). False: cancelled.
   asio::awaitable<bool> wait_turn(std::size_t i) {
-    while (!closed_ && !reader_done_ && items_[i - 1]->x.outcome == Outcome::pending)
-      if (!co_await write_wake_.wait_until(kNever)) co_return false;
-    co_return true;
+    for (;;) {
+      if (closed_ || reader_done_ || items_[i - 1]->x.outcome != Outcome::pending) co_return true;
+      const bool ok = co_await write_wake_.wait_until(kNever);
+      if (!ok) co_return false;
+    }
   }
 
   asio::awaitable<void> write_requests() {
     try {
       for (std::size_t i = 0; i < items_.size(); ++i) {
-        if (i > 0 && !items_[i]->spec.client.pipeline && !co_await wait_turn(i)) break;
+        if (i > 0 && !items_[i]->spec.client.pipeline) {
+          const bool ok = co_await wait_turn(i);
+          if (!ok) break;
+        }
         if (closed_ || reader_done_) break;
-        if (!co_await write_request(i)) break;
+        const bool ok = co_await write_request(i);
+        if (!ok) break;
       }
     } catch (...) {
       note_cancelled("cancelled");
@@ -564,7 +580,8 @@ class Connection {
     const std::size_t piece_size =
         chunked ? std::max<std::size_t>(it.spec.chunk_size, 1) : kWriteSize;
     while (!ec && !body.empty()) {
-      if (!co_await write_gate(it)) co_return false;
+      const bool ok = co_await write_gate(it);
+      if (!ok) co_return false;
       if (closed_ || reader_done_) co_return false;
       std::size_t n = std::min(piece_size, body.size());
       if (it.pace_bytes) n = std::min<std::uint64_t>(n, it.pace_left);
@@ -723,7 +740,8 @@ class Connection {
       if (closed_) co_return true;
       const auto now = Clock::now();
       if (now < it.read_pause_until) {
-        if (!co_await read_wake_.wait_until(it.read_pause_until)) co_return false;
+        const bool ok = co_await read_wake_.wait_until(it.read_pause_until);
+        if (!ok) co_return false;
         if (Clock::now() >= it.read_pause_until) {
           it.read_pause_until = {};
           publish(it, "read_resumed", it.x.body_bytes);
@@ -732,7 +750,8 @@ class Connection {
       }
       if (it.read_bytes && it.read_left == 0) {
         if (now < it.read_next) {
-          if (!co_await read_wake_.wait_until(it.read_next)) co_return false;
+          const bool ok = co_await read_wake_.wait_until(it.read_next);
+          if (!ok) co_return false;
           continue;
         }
         it.read_left = it.read_bytes;
@@ -763,7 +782,8 @@ class Connection {
         }
         update_awaiting(it);
       }
-      if (!co_await read_gate(it)) {
+      const bool gate_ok = co_await read_gate(it);
+      if (!gate_ok) {
         note_cancelled("cancelled");
         co_return false;
       }
@@ -845,6 +865,7 @@ class Connection {
   std::vector<Armed> armed_;
   std::vector<std::pair<Clock::time_point, std::size_t>> delayed_;  // due, armed index
   std::optional<std::uint64_t> rcvbuf_;
+  std::optional<std::uint32_t> mss_;
   Clock::time_point start_ = Clock::now();
   Clock::time_point connected_at_ = start_;
   Wakeup read_wake_;

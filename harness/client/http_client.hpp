@@ -69,6 +69,10 @@ struct BodyStall {
 /// The scenario's `client:` map of a request: faults and connection sharing.
 struct ClientBehaviour {
   std::optional<std::uint64_t> rcvbuf;  // SO_RCVBUF before connect (Linux doubles it)
+  /// TCP_MAXSEG before connect: the MSS this client announces (RFC 9293 §3.7.1). Linux sizes
+  /// the sender's send buffer from the MSS, so with a small rcvbuf it is what makes a
+  /// server's write to a slow reader block on loopback (64 KiB MSS: about 3 MB fit).
+  std::optional<std::uint32_t> mss;
   std::optional<ReadFault> read;
   std::optional<AbortFault> abort;
   std::optional<BodyPace> body_pace;

@@ -140,6 +140,12 @@ client::BodyStall read_body_stall(const YAML::Node& node, const std::string& fil
 void read_client_map(const YAML::Node& node, const std::string& file, client::ClientBehaviour& c) {
   MapReader r(node, file, "client");
   if (r.has("rcvbuf")) c.rcvbuf = positive_size(r, "rcvbuf", "client");
+  if (r.has("mss")) {
+    // Linux accepts 88 (TCP_MIN_MSS) up to the loopback MTU's 65495.
+    const auto v = as_size(r.get("mss"), file, "client.mss");
+    if (v < 88 || v > 65495) bad_value(r.get("mss"), file, "client.mss", "88 to 65495 bytes");
+    c.mss = static_cast<std::uint32_t>(v);
+  }
   if (r.has("read")) c.read = read_read(r.get("read"), file);
   if (r.has("abort")) c.abort = read_abort(r.get("abort"), file);
   if (r.has("body_pace")) c.body_pace = read_body_pace(r.get("body_pace"), file);
