@@ -620,6 +620,7 @@ class Forward {
       failure = std::get<0>(result);
       if (!failure) failure = socket_error(be_->socket);
       if (failure) break;
+      note("backend_bytes_written", {}, piece.size());  // one write: personalities differ here
       touch();
     }
     backend_writing_ = false;
@@ -655,17 +656,29 @@ class Forward {
       co_await answer_error(503,
                             "error writing the request body to the backend: " + errno_name(ec));
       abandon();
-    } else if (config().bugs.nginx_empty_200 && content_length_.value_or(0) > 4096) {
-      // nginx (seed 001 problem 2): 200 with an empty body after the body write failed.
-      note("bug_emulated", "nginx_empty_200");
-      head_sent_ = true;
-      keep_alive_ = false;
-      if (co_await write_client(
-              "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
-        note("answered_200", "empty body after a backend write error");
-      abandon();
+    } else if (nginx_empty_200_applies()) {
+      co_await answer_empty_200();
     }
     // Fixed: keep reading; the relay delivers a complete response or answers 502.
+  }
+
+  // nginx (seed 001 problem 2): any backend I/O error while a body over 4 KiB is being sent
+  // (a failed write, or the close seen first by the reader) ends in 200 with an empty body.
+  bool nginx_empty_200_applies() const {
+    return config().bugs.nginx_empty_200 && content_length_.value_or(0) > 4096 && !request_sent_ &&
+           !head_sent_ && !client_gone_;
+  }
+
+  asio::awaitable<void> answer_empty_200() {
+    note("bug_emulated", "nginx_empty_200");
+    head_sent_ = true;
+    keep_alive_ = false;
+    // A named buffer and result: g++ 12 miscompiles `if (co_await f("literal"))`.
+    const std::string response =
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const bool written = co_await write_client(response);
+    if (written) note("answered_200", "empty body after a backend I/O error");
+    abandon();
   }
 
   cgi::RequestInfo request_info() const {
@@ -1210,7 +1223,9 @@ class Forward {
   // The backend failed: 502 before the head, a visible truncation after it.
   asio::awaitable<void> fail(std::string why) {
     note("backend_error", why);
-    if (!head_sent_ && !client_gone_) {
+    if (nginx_empty_200_applies()) {
+      co_await answer_empty_200();
+    } else if (!head_sent_ && !client_gone_) {
       co_await answer_error(502, why);
     } else if (head_sent_) {
       co_await truncate(why);
