@@ -385,6 +385,9 @@ class Connection {
                     " ms");
       }
       read_wake_.wake();
+    } else if (it.request_sent &&
+               (armed.kind == ActionKind::body_pace || armed.kind == ActionKind::body_stall)) {
+      // The body is already out: nothing left to pace or stall.
     } else if (armed.kind == ActionKind::body_pace) {
       it.pace_bytes = c.body_pace->bytes;
       it.pace_every_ms = c.body_pace->every_ms;
