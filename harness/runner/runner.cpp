@@ -12,8 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "fake-backends/fake_backend.hpp"
-#include "fake-gateways/fake_gateway.hpp"
+#include "runner/topology.hpp"
 
 namespace fh::runner {
 namespace {
@@ -63,18 +62,29 @@ struct ClientDriver {
 
   events::Bus& bus;
 
-  asio::awaitable<void> one(std::size_t i) {
-    started[i] = Clock::now();
-    bus.publish("client", "request_started", static_cast<std::uint32_t>(i + 1), 0, 0,
-                scenario.requests[i].name + ": " + scenario.requests[i].spec.method + " " +
-                    scenario.requests[i].spec.target);
-    co_await client::exchange(gateway, scenario.requests[i].spec, exchanges[i], &bus,
-                              static_cast<std::uint32_t>(i + 1));
-    finished[i] = true;
-    --remaining;
+  // One client connection: a request of its own, or every request sharing client.connection
+  // (keep-alive, pipelined where client.pipeline says so).
+  asio::awaitable<void> one(std::vector<std::size_t> group) {
+    std::vector<client::ConnectionRequest> requests;
+    for (const auto i : group) {
+      started[i] = Clock::now();
+      bus.publish("client", "request_started", static_cast<std::uint32_t>(i + 1), 0, 0,
+                  scenario.requests[i].name + ": " + scenario.requests[i].spec.method + " " +
+                      scenario.requests[i].spec.target);
+      requests.push_back(client::ConnectionRequest{scenario.requests[i].spec, &exchanges[i],
+                                                   static_cast<std::uint32_t>(i + 1)});
+    }
+    co_await client::exchange_connection(gateway, std::move(requests), &bus);
+    for (const auto i : group) finished[i] = true;
+    remaining -= group.size();
+  }
+  std::vector<std::vector<std::size_t>> connections() const {
+    std::vector<std::string> names;
+    for (const auto& r : scenario.requests) names.push_back(r.spec.client.connection);
+    return client::connection_groups(names);
   }
   asio::awaitable<void> in_turn() {
-    for (std::size_t i = 0; i < exchanges.size(); ++i) co_await one(i);
+    for (auto& group : connections()) co_await one(group);
   }
 };
 
@@ -93,26 +103,18 @@ RunResult run_scenario(const scenario::Scenario& s) {
     asio::io_context io;
     events::Bus bus(started);
 
-    fake::BackendConfig backend_config = s.backend.fake;
-    backend_config.listen = s.backend.transport == scenario::BackendDef::Transport::unix_socket
-                                ? net::Address::unix_socket((dir.path() / "backend.sock").string())
-                                : net::Address::tcp("127.0.0.1", 0);
-    backend_config.bus = &bus;
-    fake::FakeBackend backend(io, backend_config);
-    backend.start();
-
-    fake::GatewayConfig gateway_config = s.gateway.fake;
-    gateway_config.listen = net::Address::tcp("127.0.0.1", 0);
-    gateway_config.backend = backend.address();
-    gateway_config.bus = &bus;
-    fake::FakeGateway gateway(io, gateway_config);
-    gateway.start();
-    spdlog::debug("{}: backend {} gateway {}", s.display_name(), backend.address().to_string(),
-                  gateway.address().to_string());
+    Topology topology(s, io, bus, dir.path());
+    if (auto missing = topology.missing()) {
+      result.verdict = Verdict::skip;
+      result.reason = "not installed here: " + *missing;
+      result.duration_ms = ms_between(started, Clock::now());
+      return result;
+    }
+    topology.start();
 
     const std::size_t n = s.requests.size();
     ClientDriver client{s,
-                        gateway.address(),
+                        topology.gateway_address(),
                         std::vector<client::Exchange>(n),
                         std::vector<bool>(n, false),
                         std::vector<Clock::time_point>(n, started),
@@ -124,8 +126,9 @@ RunResult run_scenario(const scenario::Scenario& s) {
       if (e && !harness_failure) harness_failure = e;
     };
     if (s.parallel) {
-      for (std::size_t i = 0; i < n; ++i)
-        asio::co_spawn(io, client.one(i), asio::bind_cancellation_slot(cancel[i].slot(), on_done));
+      for (auto& group : client.connections())
+        asio::co_spawn(io, client.one(group),
+                       asio::bind_cancellation_slot(cancel[group[0]].slot(), on_done));
     } else {
       asio::co_spawn(io, client.in_turn(), asio::bind_cancellation_slot(cancel[0].slot(), on_done));
     }
@@ -141,8 +144,7 @@ RunResult run_scenario(const scenario::Scenario& s) {
 
     // Teardown: cancel the client, close both fakes, let every coroutine finish.
     for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
-    gateway.stop();
-    backend.stop();
+    topology.stop();
     io.restart();
     io.run_for(std::chrono::seconds(2));
     const bool drained = io.stopped();
@@ -152,7 +154,8 @@ RunResult run_scenario(const scenario::Scenario& s) {
       RequestResult r;
       r.name = s.requests[i].name;
       r.exchange = snapshot[i];
-      r.hung = !finished_in_time[i];
+      // A response read in time is not hung while its shared connection still waits.
+      r.hung = !finished_in_time[i] && snapshot[i].outcome == client::Outcome::pending;
       auto v = judge(s.requests[i], r.exchange, r.hung, s.deadline_ms);
       r.verdict = v.verdict;
       r.reason = v.reason;
