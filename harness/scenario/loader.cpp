@@ -1,5 +1,7 @@
 #include "scenario/loader.hpp"
 
+#include "peers/backends.hpp"
+#include "peers/gateways.hpp"
 #include "scenario/sections.hpp"
 #include "scenario/yaml_reader.hpp"
 
@@ -155,11 +157,65 @@ EventCheck read_check(const YAML::Node& node, const std::string& file) {
   return c;
 }
 
+/// knobs: {name: value} for a real program; values are scalars kept as text.
+std::map<std::string, std::string> read_knobs(const YAML::Node& node, const std::string& file) {
+  MapReader k(node, file, "knobs");
+  std::map<std::string, std::string> knobs;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const auto name = as_string(it->first, file, "knob name");
+    knobs[name] = as_string(k.get(name), file, "knob " + name);
+  }
+  k.finish();
+  return knobs;
+}
+
+/// Keys of kind "command" (the generic adapters), kept as knobs. {scenario_dir} in the
+/// command and a relative config path refer to the scenario file's folder.
+void read_command_keys(MapReader& r, const std::string& file, std::map<std::string, std::string>& knobs,
+                       const std::vector<std::string>& optional_keys) {
+  const auto dir = std::filesystem::absolute(std::filesystem::path(file)).parent_path().string();
+  auto command = as_string(r.require("command"), file, "command");
+  for (auto at = command.find("{scenario_dir}"); at != std::string::npos; at = command.find("{scenario_dir}"))
+    command.replace(at, 14, dir);
+  knobs["command"] = command;
+  if (r.has("config")) {
+    std::filesystem::path config(as_string(r.get("config"), file, "config"));
+    if (config.is_relative()) config = std::filesystem::path(dir) / config;
+    if (!std::filesystem::is_regular_file(config))
+      bad_value(r.get("config"), file, "config", "a config template file (relative to the scenario)");
+    knobs["config"] = config.string();
+  }
+  for (const auto& key : optional_keys)
+    if (r.has(key)) knobs[key] = as_string(r.get(key), file, key);
+}
+
+std::string read_kind(MapReader& r, const std::string& file, const std::string& what,
+                      const std::vector<std::string>& real_kinds) {
+  if (!r.has("kind")) return std::string(kFakeKind);
+  std::vector<std::string> kinds = {std::string(kFakeKind), "command"};
+  kinds.insert(kinds.end(), real_kinds.begin(), real_kinds.end());
+  return one_of(r.get("kind"), file, what, kinds);
+}
+
 GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "gateway");
   GatewayDef g;
-  if (r.has("kind")) one_of(r.get("kind"), file, "gateway kind", {"fake"});
-  read_fake_gateway(r, g.fake);
+  g.kind = read_kind(r, file, "gateway kind", peers::gateway_kinds());
+  if (g.is_fake()) {
+    read_fake_gateway(r, g.fake);
+  } else if (g.kind == "command") {
+    read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"});
+  } else if (r.has("knobs")) {
+    g.knobs = read_knobs(r.get("knobs"), file);
+    const auto& valid = peers::gateway_knobs(g.kind);
+    for (const auto& [name, _] : g.knobs)
+      if (!valid.count(name)) {
+        std::string names;
+        for (const auto& [n, __] : valid) names += (names.empty() ? "" : ", ") + n;
+        throw ScenarioError(mark_of(r.get("knobs"), file),
+                            "knobs: " + g.kind + " has no knob '" + name + "' (knobs: " + names + ")");
+      }
+  }
   r.finish();
   return g;
 }
@@ -167,12 +223,25 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
 BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "backend");
   BackendDef b;
-  if (r.has("kind")) one_of(r.get("kind"), file, "backend kind", {"fake"});
+  b.kind = read_kind(r, file, "backend kind", peers::backend_kinds());
   if (r.has("transport"))
     b.transport = one_of(r.get("transport"), file, "transport", {"tcp", "unix"}) == "tcp"
                       ? BackendDef::Transport::tcp
                       : BackendDef::Transport::unix_socket;
-  read_fake_backend(r, b.fake);
+  if (b.is_fake()) {
+    read_fake_backend(r, b.fake);
+  } else if (b.kind == "command") {
+    read_command_keys(r, file, b.knobs, {"ready", "stop_signal", "grace_ms"});
+  } else if (r.has("knobs")) {
+    b.knobs = read_knobs(r.get("knobs"), file);
+    try {
+      peers::PeerOptions probe;  // the adapter checks its knobs; nothing starts here
+      probe.knobs = b.knobs;
+      peers::make_backend(b.kind, probe);
+    } catch (const peers::PeerError& e) {
+      throw ScenarioError(mark_of(r.get("knobs"), file), std::string("knobs: ") + e.what());
+    }
+  }
   r.finish();
   return b;
 }

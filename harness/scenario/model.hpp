@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,20 +93,27 @@ struct RequestDef {
   SourceMark mark;
 };
 
-enum class PeerKind { fake };  // real programs come with the real-peers work
+/// "fake" (the embedded fake), a real program's kind ("nginx", "php-fpm", ..., see
+/// `fcgi-harness list --peers`), or "command" (any program given as a command line).
+inline constexpr std::string_view kFakeKind = "fake";
 
 /// The gateway. For a fake, `fake` is its whole configuration except the addresses, which
-/// the runner fills in (listen on a port picked at run time, the backend's address).
+/// the runner fills in (listen on a port picked at run time, the backend's address). For a
+/// real program, `knobs` configure it (and carry command/config for kind "command").
 struct GatewayDef {
-  PeerKind kind = PeerKind::fake;
+  std::string kind = std::string(kFakeKind);
   fake::GatewayConfig fake;
+  std::map<std::string, std::string> knobs;
+  bool is_fake() const { return kind == kFakeKind; }
 };
 
 /// The backend. As for the gateway, `fake.listen` is chosen by the runner from `transport`.
 struct BackendDef {
-  PeerKind kind = PeerKind::fake;
+  std::string kind = std::string(kFakeKind);
   enum class Transport { tcp, unix_socket } transport = Transport::tcp;
   fake::BackendConfig fake;
+  std::map<std::string, std::string> knobs;
+  bool is_fake() const { return kind == kFakeKind; }
 };
 
 struct Scenario {

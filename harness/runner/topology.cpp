@@ -1,0 +1,140 @@
+#include "runner/topology.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include "peers/backends.hpp"
+#include "peers/gateways.hpp"
+#include "peers/generic.hpp"
+
+namespace fh::runner {
+
+namespace {
+
+peers::PeerInfo info_of(const std::string& kind, bool gateway) {
+  if (kind == "command") {
+    peers::PeerInfo info;
+    info.kind = kind;
+    info.installed = true;
+    return info;
+  }
+  return gateway ? peers::gateway_info(kind) : peers::backend_info(kind);
+}
+
+}  // namespace
+
+Topology::Topology(const scenario::Scenario& scenario, boost::asio::io_context& io,
+                   events::Bus& bus, std::filesystem::path run_dir)
+    : scenario_(scenario), io_(io), bus_(bus), run_dir_(std::move(run_dir)) {}
+
+Topology::~Topology() {
+  stop();
+}
+
+std::optional<std::string> Topology::missing() const {
+  std::string reasons;
+  if (!scenario_.backend.is_fake()) {
+    auto info = info_of(scenario_.backend.kind, false);
+    if (!info.installed)
+      reasons += "backend " + scenario_.backend.kind + ": " + info.missing_reason;
+  }
+  if (!scenario_.gateway.is_fake()) {
+    auto info = info_of(scenario_.gateway.kind, true);
+    if (!info.installed)
+      reasons += (reasons.empty() ? "" : "; ") + std::string("gateway ") + scenario_.gateway.kind +
+                 ": " + info.missing_reason;
+  }
+  if (reasons.empty()) return std::nullopt;
+  return reasons;
+}
+
+void Topology::start() {
+  // Real programs are waited for with the io_context pumped, so fakes keep serving meanwhile.
+  auto pump = [this] {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(2));
+  };
+  // Apache's children run as nobody: they must be able to reach sockets in the run folder.
+  ::chmod(run_dir_.c_str(), 0755);
+  const bool unix_backend =
+      scenario_.backend.transport == scenario::BackendDef::Transport::unix_socket;
+  const auto backend_listen = unix_backend
+                                  ? net::Address::unix_socket((run_dir_ / "backend.sock").string())
+                                  : net::Address::tcp("127.0.0.1", 0);
+  net::Address backend_address;
+  std::filesystem::path document_root = run_dir_ / "docroot";
+  if (scenario_.backend.is_fake()) {
+    fake::BackendConfig config = scenario_.backend.fake;
+    config.listen = backend_listen;
+    config.bus = &bus_;
+    fake_backend_ = std::make_unique<fake::FakeBackend>(io_, config);
+    fake_backend_->start();
+    backend_address = fake_backend_->address();
+  } else {
+    peers::PeerOptions options;
+    options.run_dir = run_dir_;
+    options.listen = backend_listen;
+    options.knobs = scenario_.backend.knobs;
+    options.pump = pump;
+    if (scenario_.backend.kind == "command") {
+      real_backend_ = peers::make_generic_backend(options);
+    } else {
+      auto backend = peers::make_backend(scenario_.backend.kind, options);
+      document_root = backend->document_root();
+      real_backend_ = std::move(backend);
+    }
+    real_backend_->start();
+    backend_address = real_backend_->address();
+    bus_.publish("harness", "backend_ready", 0, 0, 0,
+                 scenario_.backend.kind + " " + backend_address.to_string());
+  }
+  if (unix_backend) ::chmod(backend_address.path.c_str(), 0666);
+
+  if (scenario_.gateway.is_fake()) {
+    fake::GatewayConfig config = scenario_.gateway.fake;
+    config.listen = net::Address::tcp("127.0.0.1", 0);
+    config.backend = backend_address;
+    config.document_root = document_root.string();
+    config.bus = &bus_;
+    fake_gateway_ = std::make_unique<fake::FakeGateway>(io_, config);
+    fake_gateway_->start();
+  } else {
+    peers::PeerOptions options;
+    options.run_dir = run_dir_;
+    options.listen = net::Address::tcp("127.0.0.1", 0);
+    options.upstream = backend_address;
+    options.knobs = scenario_.gateway.knobs;
+    options.pump = pump;
+    real_gateway_ = scenario_.gateway.kind == "command"
+                        ? peers::make_generic_gateway(options)
+                        : peers::make_gateway(scenario_.gateway.kind, options);
+    real_gateway_->start();
+    bus_.publish("harness", "gateway_ready", 0, 0, 0,
+                 scenario_.gateway.kind + " " + real_gateway_->address().to_string());
+  }
+  io_.restart();
+  spdlog::debug("{}: backend {} ({}) gateway {} ({})", scenario_.display_name(),
+                backend_address.to_string(), scenario_.backend.kind, gateway_address().to_string(),
+                scenario_.gateway.kind);
+}
+
+net::Address Topology::gateway_address() const {
+  return fake_gateway_ ? fake_gateway_->address() : real_gateway_->address();
+}
+
+void Topology::stop() {
+  if (fake_gateway_) fake_gateway_->stop();
+  if (real_gateway_) real_gateway_->stop();
+  if (fake_backend_) fake_backend_->stop();
+  if (real_backend_) real_backend_->stop();
+}
+
+std::vector<std::filesystem::path> Topology::artefacts() const {
+  std::vector<std::filesystem::path> out;
+  for (const auto* peer : {real_gateway_.get(), real_backend_.get()})
+    if (peer)
+      for (auto& p : peer->artefacts()) out.push_back(p);
+  return out;
+}
+
+}  // namespace fh::runner

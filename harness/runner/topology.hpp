@@ -1,0 +1,54 @@
+// The parties of one run behind the client: a backend and a gateway, each the embedded fake or
+// a real program (an adapter from harness/peers). Started backend first, stopped gateway first.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "events/bus.hpp"
+#include "fake-backends/fake_backend.hpp"
+#include "fake-gateways/fake_gateway.hpp"
+#include "peers/peer.hpp"
+#include "scenario/model.hpp"
+
+namespace fh::runner {
+
+class Topology {
+ public:
+  Topology(const scenario::Scenario& scenario, boost::asio::io_context& io, events::Bus& bus,
+           std::filesystem::path run_dir);
+  ~Topology();
+  Topology(const Topology&) = delete;
+  Topology& operator=(const Topology&) = delete;
+
+  /// Why the scenario cannot run here (a real program is not installed, with the apt package
+  /// to install), checked before anything starts; nullopt when everything is available.
+  std::optional<std::string> missing() const;
+
+  /// Starts the backend, then the gateway; returns when both are ready. Real programs are
+  /// waited for while the io_context keeps the fakes going. Throws on failure.
+  void start();
+  net::Address gateway_address() const;
+
+  /// Stops the gateway, then the backend: fakes close their sockets (their coroutines end once
+  /// the io_context runs), real programs are stopped and reaped. Idempotent.
+  void stop();
+
+  /// Configs and logs of the real programs (empty for fakes).
+  std::vector<std::filesystem::path> artefacts() const;
+
+ private:
+  const scenario::Scenario& scenario_;
+  boost::asio::io_context& io_;
+  events::Bus& bus_;
+  std::filesystem::path run_dir_;
+  std::unique_ptr<fake::FakeBackend> fake_backend_;
+  std::unique_ptr<peers::Peer> real_backend_;
+  std::unique_ptr<fake::FakeGateway> fake_gateway_;
+  std::unique_ptr<peers::Peer> real_gateway_;
+};
+
+}  // namespace fh::runner
