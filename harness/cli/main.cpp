@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "reports/reports.hpp"
+#include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
 
 namespace {
@@ -168,6 +169,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  fh::runner::install_interrupt_handlers();
   auto logger = spdlog::stderr_color_mt("fcgi-harness");
   spdlog::set_default_logger(logger);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
@@ -240,6 +242,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitFailed;
+  }
+  if (fh::runner::interrupted()) {
+    std::cerr << "interrupted: " << suite.scenarios.size() << " of " << selected.size()
+              << " scenario(s) ran; every program the harness started was stopped\n";
+    return 128 + fh::runner::interrupt_signal();
   }
   return suite.failed() ? kExitFailed : kExitOk;
 }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "runner/interrupt.hpp"
 #include "runner/topology.hpp"
 
 namespace fh::runner {
@@ -135,8 +136,10 @@ RunResult run_scenario(const scenario::Scenario& s) {
 
     // Every wait of the run is bounded by the scenario's deadline.
     const auto deadline = started + std::chrono::milliseconds(s.deadline_ms);
-    while (client.remaining > 0 && !harness_failure && !io.stopped() && Clock::now() < deadline)
-      io.run_one_until(deadline);
+    // Short slices so a Ctrl-C is noticed within 50 ms even while nothing happens.
+    while (client.remaining > 0 && !harness_failure && !io.stopped() && !interrupted() &&
+           Clock::now() < deadline)
+      io.run_one_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
     // What had arrived when the deadline hit; requests unfinished by then are hung, whatever
     // the teardown below makes of them.
     const auto snapshot = client.exchanges;
@@ -149,6 +152,7 @@ RunResult run_scenario(const scenario::Scenario& s) {
     io.run_for(std::chrono::seconds(2));
     const bool drained = io.stopped();
     if (harness_failure) std::rethrow_exception(harness_failure);
+    throw_if_interrupted();  // after the teardown above: nothing is left behind
 
     for (std::size_t i = 0; i < n; ++i) {
       RequestResult r;
@@ -192,6 +196,11 @@ RunResult run_scenario(const scenario::Scenario& s) {
       result.reason =
           "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
     }
+  } catch (const Interrupted&) {
+    // Unwinding stopped every program and removed the run's folder.
+    result.verdict = Verdict::error;
+    result.reason = "interrupted by a signal; the run was stopped and cleaned up";
+    result.requests.clear();
   } catch (const std::exception& e) {
     result.verdict = Verdict::error;
     result.reason = std::string("harness or setup failure: ") + e.what();

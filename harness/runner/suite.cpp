@@ -6,6 +6,8 @@
 #include <chrono>
 #include <set>
 
+#include "runner/interrupt.hpp"
+
 namespace fh::runner {
 
 namespace fs = std::filesystem;
@@ -109,6 +111,7 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
         report.reason = run.reason;
       }
       report.runs.push_back(std::move(run));
+      if (interrupted()) break;
       if (s.skip) break;  // a skipped scenario runs nothing; repeating it says nothing more
     }
     const auto runs = report.runs.size();
@@ -117,6 +120,7 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
     suite.counts[report.verdict]++;
     if (on_scenario) on_scenario(report);
     suite.scenarios.push_back(std::move(report));
+    if (interrupted()) break;  // the rest does not run; the summary says so
   }
   suite.duration_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

@@ -6,6 +6,7 @@
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
 #include "peers/generic.hpp"
+#include "runner/interrupt.hpp"
 
 namespace fh::runner {
 
@@ -51,6 +52,7 @@ std::optional<std::string> Topology::missing() const {
 void Topology::start() {
   // Real programs are waited for with the io_context pumped, so fakes keep serving meanwhile.
   auto pump = [this] {
+    throw_if_interrupted();  // a Ctrl-C while a real program starts
     io_.restart();
     io_.run_for(std::chrono::milliseconds(2));
   };
