@@ -10,6 +10,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "peers/backends.hpp"
+#include "peers/gateways.hpp"
 #include "reports/reports.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
@@ -108,6 +110,38 @@ void print_scenario(std::ostream& out, const fh::runner::ScenarioReport& r, cons
   out.flush();
 }
 
+/// `list --peers`: what a scenario's topology can name besides `fake` and `command`.
+int print_peers() {
+  auto print = [](const char* role, const std::vector<fh::peers::PeerInfo>& infos, auto knobs_of) {
+    std::cout << role << ":\n";
+    for (const auto& p : infos) {
+      std::cout << "  " << padded(p.kind, 14)
+                << padded(p.installed ? "installed " + p.version : "MISSING", 30)
+                << padded("apt: " + p.apt_package, 34);
+      const std::string knobs = knobs_of(p.kind);
+      if (!knobs.empty()) std::cout << "knobs: " << knobs;
+      std::cout << "\n";
+      if (!p.installed) std::cout << "      " << p.missing_reason << "\n";
+    }
+  };
+  print("gateways (topology.gateway.kind)", fh::peers::gateway_catalogue(),
+        [](const std::string& kind) {
+          std::string out;
+          for (const auto& [name, _] : fh::peers::gateway_knobs(kind))
+            out += (out.empty() ? "" : ", ") + name;
+          return out;
+        });
+  print("backends (topology.backend.kind)", fh::peers::backend_catalogue(),
+        [](const std::string& kind) {
+          std::string out;
+          for (const auto& name : fh::peers::backend_knobs(kind))
+            out += (out.empty() ? "" : ", ") + name;
+          return out;
+        });
+  std::cout << "Also: kind fake (the embedded fakes) and kind command (any program; see README).\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -155,6 +189,10 @@ int main(int argc, char** argv) {
       "list", "list the scenarios (id, variant, file, title) without running them");
   list->add_option("paths", list_paths, "scenario files or folders")->default_str("scenarios/");
   list->add_option("--filter", list_filter, "only scenarios matching this glob");
+  bool list_peers = false;
+  list->add_flag("--peers", list_peers,
+                 "the real gateways and backends scenarios can use: installed or not, version, "
+                 "apt package, knobs");
 
   try {
     app.parse(argc, argv);
@@ -174,6 +212,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
+  if (list->parsed() && list_peers) return print_peers();
   const bool listing = list->parsed();
   auto& chosen_paths = listing ? list_paths : paths;
   const auto& chosen_filter = listing ? list_filter : filter;

@@ -90,6 +90,11 @@ std::string address_arg(const net::Address& a) {
 
 }  // namespace
 
+std::vector<std::string> backend_knobs(std::string_view kind) {
+  const KindDef* def = find_kind(kind);
+  return def ? def->knobs : std::vector<std::string>{};
+}
+
 std::vector<std::string> backend_kinds() {
   std::vector<std::string> out;
   for (const auto& d : kind_defs()) out.push_back(d.name);

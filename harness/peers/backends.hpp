@@ -33,6 +33,8 @@ PeerInfo backend_info(std::string_view kind);
 /// valid knobs for an unknown knob). Nothing starts before start().
 /// Knobs: php-fpm pm.max_requests (default 0 = never), pm.max_children (2);
 /// php-cgi PHP_FCGI_MAX_REQUESTS, PHP_FCGI_CHILDREN (0); uwsgi max-requests, processes (2).
+/// The knob names `kind` accepts (empty for an unknown kind).
+std::vector<std::string> backend_knobs(std::string_view kind);
 std::unique_ptr<Backend> make_backend(std::string_view kind, PeerOptions options);
 
 // ---------------------------------------------------------------- blocking FastCGI client

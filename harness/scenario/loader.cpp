@@ -169,20 +169,34 @@ std::map<std::string, std::string> read_knobs(const YAML::Node& node, const std:
   return knobs;
 }
 
+void check_knob_names(const std::string& kind, const std::map<std::string, std::string>& knobs,
+                      const std::vector<std::string>& valid, const SourceMark& mark) {
+  for (const auto& [name, _] : knobs) {
+    if (std::find(valid.begin(), valid.end(), name) != valid.end()) continue;
+    std::string names;
+    for (const auto& n : valid) names += (names.empty() ? "" : ", ") + n;
+    throw ScenarioError(mark, "knobs: " + kind + " has no knob '" + name + "' (" +
+                                  (names.empty() ? "it has none" : "knobs: " + names) + ")");
+  }
+}
+
 /// Keys of kind "command" (the generic adapters), kept as knobs. {scenario_dir} in the
 /// command and a relative config path refer to the scenario file's folder.
-void read_command_keys(MapReader& r, const std::string& file, std::map<std::string, std::string>& knobs,
+void read_command_keys(MapReader& r, const std::string& file,
+                       std::map<std::string, std::string>& knobs,
                        const std::vector<std::string>& optional_keys) {
   const auto dir = std::filesystem::absolute(std::filesystem::path(file)).parent_path().string();
   auto command = as_string(r.require("command"), file, "command");
-  for (auto at = command.find("{scenario_dir}"); at != std::string::npos; at = command.find("{scenario_dir}"))
+  for (auto at = command.find("{scenario_dir}"); at != std::string::npos;
+       at = command.find("{scenario_dir}"))
     command.replace(at, 14, dir);
   knobs["command"] = command;
   if (r.has("config")) {
     std::filesystem::path config(as_string(r.get("config"), file, "config"));
     if (config.is_relative()) config = std::filesystem::path(dir) / config;
     if (!std::filesystem::is_regular_file(config))
-      bad_value(r.get("config"), file, "config", "a config template file (relative to the scenario)");
+      bad_value(r.get("config"), file, "config",
+                "a config template file (relative to the scenario)");
     knobs["config"] = config.string();
   }
   for (const auto& key : optional_keys)
@@ -207,14 +221,9 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
     read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
     g.knobs = read_knobs(r.get("knobs"), file);
-    const auto& valid = peers::gateway_knobs(g.kind);
-    for (const auto& [name, _] : g.knobs)
-      if (!valid.count(name)) {
-        std::string names;
-        for (const auto& [n, __] : valid) names += (names.empty() ? "" : ", ") + n;
-        throw ScenarioError(mark_of(r.get("knobs"), file),
-                            "knobs: " + g.kind + " has no knob '" + name + "' (knobs: " + names + ")");
-      }
+    std::vector<std::string> valid;
+    for (const auto& [name, _] : peers::gateway_knobs(g.kind)) valid.push_back(name);
+    check_knob_names(g.kind, g.knobs, valid, mark_of(r.get("knobs"), file));
   }
   r.finish();
   return g;
@@ -234,13 +243,7 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
     read_command_keys(r, file, b.knobs, {"ready", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
     b.knobs = read_knobs(r.get("knobs"), file);
-    try {
-      peers::PeerOptions probe;  // the adapter checks its knobs; nothing starts here
-      probe.knobs = b.knobs;
-      peers::make_backend(b.kind, probe);
-    } catch (const peers::PeerError& e) {
-      throw ScenarioError(mark_of(r.get("knobs"), file), std::string("knobs: ") + e.what());
-    }
+    check_knob_names(b.kind, b.knobs, peers::backend_knobs(b.kind), mark_of(r.get("knobs"), file));
   }
   r.finish();
   return b;
