@@ -123,6 +123,7 @@ struct BackendState : std::enable_shared_from_this<BackendState> {
         config(std::move(cfg)),
         accept_backoff(io_context),
         resume_accepting(io_context),
+        worker_free(io_context),
         respawn_timer(io_context) {}
 
   asio::io_context& io;
@@ -131,6 +132,7 @@ struct BackendState : std::enable_shared_from_this<BackendState> {
   net::Address bound;
   asio::steady_timer accept_backoff;
   asio::steady_timer resume_accepting;  // wakes the accept loop when accepting resumes
+  asio::steady_timer worker_free;       // wakes the accept loop when a connection closes
   asio::steady_timer respawn_timer;
   bool started = false;
   bool stopped = false;
@@ -305,6 +307,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     }
     log(0, "connection_closed", std::string(why));
     st->connections.erase(number);
+    st->worker_free.cancel();  // a `workers` slot is free
     for (auto index : open) st->request_over(index);
   }
 
@@ -1275,6 +1278,12 @@ asio::awaitable<void> accept_loop(std::shared_ptr<State> st) {
       co_await st->resume_accepting.async_wait(kAwait);
       continue;
     }
+    if (st->config.workers > 0 && st->connections.size() >= st->config.workers) {
+      // All workers busy: leave new connections in the kernel's backlog, unaccepted.
+      st->worker_free.expires_at(Clock::time_point::max());
+      co_await st->worker_free.async_wait(kAwait);
+      continue;
+    }
     auto [ec, socket] = co_await st->acceptor->async_accept(kAwait);
     if (st->stopped) break;
     if (ec) {
@@ -1373,6 +1382,7 @@ void FakeBackend::stop() {
   if (st.acceptor) st.acceptor->close(ignored);
   st.accept_backoff.cancel();
   st.resume_accepting.cancel();
+  st.worker_free.cancel();
   st.respawn_timer.cancel();
   if (st.config.bus)
     for (int id : st.subscriptions) st.config.bus->unsubscribe(id);

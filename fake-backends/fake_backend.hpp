@@ -110,6 +110,10 @@ struct BackendConfig {
   bool ignore_late_stdin_terminator = false;
   std::uint32_t receive_buffer = 0;  // SO_RCVBUF of the listener and accepted sockets; 0 keep
 
+  /// Connections served at once; further ones wait in the listen backlog, unaccepted, as
+  /// with a single-process app (php-cgi with PHP_FCGI_CHILDREN=0). 0: no limit.
+  std::uint32_t workers = 0;
+
   // Process lifetime (PHP_FCGI_MAX_REQUESTS).
   std::uint32_t exit_after_requests = 0;  // 0: never exits
   bool keep_listener = false;             // exit keeps the listening socket (php-fpm master)
@@ -127,7 +131,7 @@ struct BackendLogEntry {
   std::uint16_t request_id = 0;  // 0 for connection-level entries
   std::string what;              // the event names of docs/faults-backend.md: "accepted",
                                  // "begin_request", "params_complete", "stdin_terminator_received",
-                     // "headers_sent", "end_request_sent", "fault:close", "peer_closed", ...
+  // "headers_sent", "end_request_sent", "fault:close", "peer_closed", ...
   std::string detail;  // free text: flags, byte counts, errors
 };
 

@@ -861,5 +861,30 @@ TEST_F(FakeBackendTest, DestructorStopsWithoutRunningAgain) {
   EXPECT_TRUE(c.ended());
 }
 
+TEST_F(FakeBackendTest, OneWorkerLeavesTheNextConnectionInTheBacklog) {
+  // workers: 1 models a single-process app: the 2nd connection is accepted only after the
+  // 1st closed (it waited in the kernel's listen queue meanwhile).
+  BackendConfig config;
+  config.workers = 1;
+  start(config);
+  RawClient first(io), second(io);
+  run([&]() -> asio::awaitable<void> {
+    co_await first.connect(backend->address());
+    co_await second.connect(backend->address());  // completes in the kernel's backlog
+    co_await second.send(request(1, "size=10"));
+    co_await first.send(request(1, "size=10"));
+    co_await first.read_until_closed();
+    co_await second.read_until_closed();
+  });
+  EXPECT_TRUE(first.end_request(1));
+  EXPECT_TRUE(second.end_request(1));
+  std::vector<std::string> order;
+  for (const auto& e : backend->log())
+    if (e.what == "accepted" || e.what == "connection_closed")
+      order.push_back(e.what + std::to_string(e.connection));
+  EXPECT_EQ(order, (std::vector<std::string>{"accepted1", "connection_closed1", "accepted2",
+                                             "connection_closed2"}));
+}
+
 }  // namespace
 }  // namespace fh::fake

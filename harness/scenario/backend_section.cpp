@@ -263,6 +263,8 @@ void read_fake_backend(MapReader& r, fake::BackendConfig& config) {
   }
 
   // Process lifetime.
+  if (r.has("workers"))
+    config.workers = static_cast<std::uint32_t>(as_uint(r.get("workers"), file, "workers", 1024));
   if (r.has("exit_after_requests")) {
     auto n = as_uint(r.get("exit_after_requests"), file, "exit_after_requests", UINT32_MAX);
     if (n == 0) bad_value(r.get("exit_after_requests"), file, "exit_after_requests", "at least 1");
