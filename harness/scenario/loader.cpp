@@ -225,6 +225,7 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
     for (const auto& [name, _] : peers::gateway_knobs(g.kind)) valid.push_back(name);
     check_knob_names(g.kind, g.knobs, valid, mark_of(r.get("knobs"), file));
   }
+  if (!g.is_fake()) read_peer_faults(r, g.process_faults, g.syscall_faults);
   r.finish();
   return g;
 }
@@ -245,6 +246,7 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
     b.knobs = read_knobs(r.get("knobs"), file);
     check_knob_names(b.kind, b.knobs, peers::backend_knobs(b.kind), mark_of(r.get("knobs"), file));
   }
+  if (!b.is_fake()) read_peer_faults(r, b.process_faults, b.syscall_faults);
   r.finish();
   return b;
 }

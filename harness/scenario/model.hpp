@@ -14,6 +14,7 @@
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
 #include "probe/probe_contract.hpp"
+#include "scenario/peer_faults.hpp"
 
 namespace fh::scenario {
 
@@ -104,6 +105,8 @@ struct GatewayDef {
   std::string kind = std::string(kFakeKind);
   fake::GatewayConfig fake;
   std::map<std::string, std::string> knobs;
+  std::vector<ProcessFault> process_faults;  // real programs only
+  std::vector<SyscallFault> syscall_faults;  // real programs only
   bool is_fake() const { return kind == kFakeKind; }
 };
 
@@ -113,6 +116,8 @@ struct BackendDef {
   enum class Transport { tcp, unix_socket } transport = Transport::tcp;
   fake::BackendConfig fake;
   std::map<std::string, std::string> knobs;
+  std::vector<ProcessFault> process_faults;  // real programs only
+  std::vector<SyscallFault> syscall_faults;  // real programs only
   bool is_fake() const { return kind == kFakeKind; }
 };
 
