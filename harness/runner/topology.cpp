@@ -45,6 +45,11 @@ std::optional<std::string> Topology::missing() const {
       reasons += (reasons.empty() ? "" : "; ") + std::string("gateway ") + scenario_.gateway.kind +
                  ": " + info.missing_reason;
   }
+  const bool strace_needed =
+      (!scenario_.backend.is_fake() && !scenario_.backend.syscall_faults.empty()) ||
+      (!scenario_.gateway.is_fake() && !scenario_.gateway.syscall_faults.empty());
+  if (strace_needed)
+    if (auto why = strace_missing()) reasons += (reasons.empty() ? "" : "; ") + *why;
   if (reasons.empty()) return std::nullopt;
   return reasons;
 }
@@ -114,6 +119,20 @@ void Topology::start() {
     bus_.publish("harness", "gateway_ready", 0, 0, 0,
                  scenario_.gateway.kind + " " + real_gateway_->address().to_string());
   }
+  // Faults are armed after readiness, so the readiness requests neither trip nor count them.
+  auto faults_of = [&](const auto& def, const char* role, peers::Peer* peer) {
+    std::unique_ptr<PeerFaults> faults;
+    if (peer && (!def.process_faults.empty() || !def.syscall_faults.empty())) {
+      faults = std::make_unique<PeerFaults>(
+          io_, bus_, *peer,
+          PeerFaults::Config{role, def.kind, def.knobs, def.process_faults, def.syscall_faults,
+                             run_dir_});
+      faults->arm(pump);
+    }
+    return faults;
+  };
+  backend_faults_ = faults_of(scenario_.backend, "backend", real_backend_.get());
+  gateway_faults_ = faults_of(scenario_.gateway, "gateway", real_gateway_.get());
   io_.restart();
   spdlog::debug("{}: backend {} ({}) gateway {} ({})", scenario_.display_name(),
                 backend_address.to_string(), scenario_.backend.kind, gateway_address().to_string(),
@@ -125,6 +144,9 @@ net::Address Topology::gateway_address() const {
 }
 
 void Topology::stop() {
+  // Thaw frozen groups and detach strace before the programs' own graceful stop.
+  if (gateway_faults_) gateway_faults_->disarm();
+  if (backend_faults_) backend_faults_->disarm();
   if (fake_gateway_) fake_gateway_->stop();
   if (real_gateway_) real_gateway_->stop();
   if (fake_backend_) fake_backend_->stop();
@@ -136,6 +158,9 @@ std::vector<std::filesystem::path> Topology::artefacts() const {
   for (const auto* peer : {real_gateway_.get(), real_backend_.get()})
     if (peer)
       for (auto& p : peer->artefacts()) out.push_back(p);
+  for (const auto* faults : {gateway_faults_.get(), backend_faults_.get()})
+    if (faults)
+      for (auto& p : faults->artefacts()) out.push_back(p);
   return out;
 }
 

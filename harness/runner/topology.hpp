@@ -12,6 +12,7 @@
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
 #include "peers/peer.hpp"
+#include "runner/process_faults.hpp"
 #include "scenario/model.hpp"
 
 namespace fh::runner {
@@ -49,6 +50,9 @@ class Topology {
   std::unique_ptr<peers::Peer> real_backend_;
   std::unique_ptr<fake::FakeGateway> fake_gateway_;
   std::unique_ptr<peers::Peer> real_gateway_;
+  // Process and syscall faults on the real programs; armed once both are ready.
+  std::unique_ptr<PeerFaults> backend_faults_;
+  std::unique_ptr<PeerFaults> gateway_faults_;
 };
 
 }  // namespace fh::runner

@@ -1,0 +1,260 @@
+#include "runner/process_faults.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace fh::runner {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using scenario::ProcessFault;
+
+int graceful_stop_signal(const std::string& kind, const std::map<std::string, std::string>& knobs) {
+  // As the adapters stop them (peers/gateways.cpp, peers/backends.cpp; real-peers.md §4).
+  static const std::map<std::string, int> kGraceful = {
+      {"nginx", SIGQUIT},         {"lighttpd", SIGINT}, {"apache", SIGWINCH}, {"h2o", SIGTERM},
+      {"apache-fcgid", SIGWINCH}, {"haproxy", SIGUSR1}, {"caddy", SIGTERM},   {"php-fpm", SIGQUIT}};
+  if (kind == "command") {
+    auto it = knobs.find("stop_signal");
+    const int sig = it == knobs.end() ? SIGTERM : scenario::signal_number(it->second);
+    return sig ? sig : SIGTERM;
+  }
+  auto it = kGraceful.find(kind);
+  return it == kGraceful.end() ? SIGTERM : it->second;
+}
+
+std::optional<std::string> strace_missing() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((fs::path(dir) / "strace").c_str(), X_OK) == 0)
+      return std::nullopt;
+  return "strace not found in PATH (syscall_faults): apt-get install strace";
+}
+
+namespace {
+
+/// The pid tracing `pid` (TracerPid in /proc/PID/status), 0 when none or gone.
+pid_t tracer_of(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("TracerPid:", 0) == 0) return static_cast<pid_t>(std::atol(line.c_str() + 10));
+  return 0;
+}
+
+}  // namespace
+
+PeerFaults::PeerFaults(boost::asio::io_context& io, events::Bus& bus, peers::Peer& peer,
+                       Config config)
+    : io_(io), bus_(bus), peer_(peer), config_(std::move(config)) {}
+
+PeerFaults::~PeerFaults() {
+  try {
+    disarm();
+  } catch (const std::exception& e) {
+    spdlog::warn("{} {}: disarming faults: {}", config_.role, config_.kind, e.what());
+  }
+}
+
+void PeerFaults::arm(const std::function<void()>& pump) {
+  *armed_ = true;
+  for (const auto& fault : config_.process_faults) {
+    const ProcessFault* f = &fault;  // config_ outlives every subscription
+    if (f->at) {
+      auto seen = std::make_shared<std::uint32_t>(0);
+      subscriptions_.push_back(bus_.subscribe(*f->at, [this, f, seen](const events::Event&) {
+        if (++*seen == f->nth) trigger(*f);
+      }));
+    } else {
+      auto started = std::make_shared<bool>(false);
+      subscriptions_.push_back(bus_.subscribe(events::Selector{"client", "request_started"},
+                                              [this, f, started](const events::Event&) {
+                                                if (*started) return;
+                                                *started = true;
+                                                after(*f->after_ms, [this, f] { trigger(*f); });
+                                              }));
+    }
+  }
+  if (!config_.syscall_faults.empty()) attach_strace(pump);
+}
+
+void PeerFaults::trigger(const ProcessFault& fault) {
+  // No delay: act inside the publisher's handler, before anything else happens on the loop.
+  if (fault.delay_ms == 0)
+    fire(fault);
+  else
+    after(fault.delay_ms, [this, &fault] { fire(fault); });
+}
+
+void PeerFaults::after(std::uint32_t ms, std::function<void()> action) {
+  auto& timer = timers_.emplace_back(io_, std::chrono::milliseconds(ms));
+  timer.async_wait([armed = armed_, action = std::move(action)](boost::system::error_code ec) {
+    if (!ec && *armed) action();
+  });
+}
+
+void PeerFaults::publish(const std::string& name, int signal, const std::string& why) {
+  auto* process = peer_.process();
+  const pid_t pgid = process ? process->pgid() : 0;
+  bus_.publish("harness", name, 0, 0, static_cast<std::uint64_t>(pgid > 0 ? pgid : 0),
+               config_.role + " " + config_.kind + " pgid " + std::to_string(pgid) + " SIG" +
+                   scenario::signal_name(signal) + " (" + why + ")");
+}
+
+void PeerFaults::fire(const ProcessFault& fault) {
+  auto* process = peer_.process();
+  if (!process || !process->valid()) return;
+  const std::string why = fault.describe();
+  const std::string gone = process->group_alive() ? "" : "; the group had already exited";
+  switch (fault.action) {
+    case ProcessFault::Action::freeze:
+      process->signal_group(SIGSTOP);
+      frozen_ = true;
+      publish("process_frozen", SIGSTOP, why + gone);
+      if (fault.for_ms) after(*fault.for_ms, [this] { thaw("after for_ms"); });
+      break;
+    case ProcessFault::Action::kill:
+      process->signal_group(SIGKILL);
+      publish("process_killed", SIGKILL, why + gone);
+      break;
+    case ProcessFault::Action::stop: {
+      const int sig = graceful_stop_signal(config_.kind, config_.knobs);
+      process->signal_group(sig);
+      publish("process_signalled", sig, "graceful stop: " + why + gone);
+      break;
+    }
+    case ProcessFault::Action::signal: {
+      const int sig = scenario::signal_number(fault.signal);
+      process->signal_group(sig);
+      if (sig == SIGSTOP) frozen_ = true;  // so the end of the run still thaws it
+      publish("process_signalled", sig, why + gone);
+      break;
+    }
+  }
+}
+
+void PeerFaults::thaw(const std::string& why) {
+  if (!frozen_) return;
+  frozen_ = false;
+  if (auto* process = peer_.process()) process->signal_group(SIGCONT);
+  publish("process_thawed", SIGCONT, why);
+}
+
+void PeerFaults::attach_strace(const std::function<void()>& pump) {
+  auto* process = peer_.process();
+  if (!process || !process->valid())
+    throw std::runtime_error(config_.role + " " + config_.kind + ": no process to trace");
+  const auto pids = peers::group_members(process->pgid());
+  if (pids.empty())
+    throw std::runtime_error(config_.role + " " + config_.kind + ": its process group is empty");
+  strace_log_ = config_.run_dir / (config_.role + "-" + config_.kind + "-strace.log");
+  // Trace only the tampered syscalls (less overhead and a readable log); -f follows children
+  // forked later (php-fpm respawns, mod_fcgid spawns); -ttt stamps lines for the timeline.
+  std::string traced;
+  for (const auto& f : config_.syscall_faults) traced += (traced.empty() ? "" : ",") + f.syscall;
+  peers::ProcessSpec spec;
+  spec.argv = {"strace", "-f", "-ttt", "-e", "trace=" + traced};
+  std::string expressions;
+  for (const auto& f : config_.syscall_faults) {
+    spec.argv.push_back("-e");
+    spec.argv.push_back("inject=" + f.inject_expression());
+    expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
+  }
+  std::string pid_list;
+  for (const pid_t pid : pids) {
+    spec.argv.push_back("-p");
+    spec.argv.push_back(std::to_string(pid));
+    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
+  }
+  spec.log_file = strace_log_;
+  try {
+    strace_.emplace(peers::Process::start(spec));
+  } catch (const peers::ProcessError& e) {
+    throw std::runtime_error("strace: " + std::string(e.what()));
+  }
+  const pid_t tracer = strace_->pid();
+  const bool attached = peers::wait_until(
+      [&] {
+        if (!strace_->running()) return true;  // failed: reported below
+        for (const pid_t pid : pids)
+          if (tracer_of(pid) != tracer && ::kill(pid, 0) == 0) return false;
+        return true;
+      },
+      5000ms, pump);
+  if (!attached || !strace_->running()) {
+    strace_->stop(500ms, SIGINT);
+    throw std::runtime_error("strace did not attach to " + config_.role + " " + config_.kind +
+                             " (pids " + pid_list + ") with " + expressions + ": " +
+                             peers::file_tail(strace_log_, 600));
+  }
+  bus_.publish("harness", "syscall_fault_armed", 0, 0, static_cast<std::uint64_t>(tracer),
+               config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
+                   " (log " + strace_log_.filename().string() + ")");
+}
+
+void PeerFaults::detach_strace() {
+  if (!strace_ || !strace_->valid()) return;
+  // strace detaches from every tracee on SIGINT; the tracees run on untouched.
+  strace_->stop(2000ms, SIGINT);
+  strace_.reset();
+  // Publish each injection strace logged, stamped with its own time (-ttt, wall clock), so
+  // checks can count them and the timeline places them.
+  const auto wall_now = std::chrono::system_clock::now();
+  const auto steady_now = events::Clock::now();
+  std::ifstream log(strace_log_);
+  for (std::string line; std::getline(log, line);) {
+    const bool injected = line.find("(INJECTED)") != std::string::npos;
+    const bool delayed = line.find("(DELAYED)") != std::string::npos;
+    if (!injected && !delayed) continue;
+    std::istringstream in(line);
+    std::string pid = "?";
+    if (line.rfind("[pid", 0) == 0) {
+      std::string tag;
+      in >> tag >> pid;  // "[pid" "1234]"
+      if (!pid.empty() && pid.back() == ']') pid.pop_back();
+    }
+    double stamp = 0;
+    in >> stamp;
+    std::string call;
+    std::getline(in >> std::ws, call);
+    events::Event e;
+    e.at = steady_now;
+    if (stamp > 0) {
+      const auto wall = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::duration<double>(stamp)));
+      e.at = steady_now - std::chrono::duration_cast<events::Clock::duration>(wall_now - wall);
+    }
+    e.party = "harness";
+    e.name = "syscall_fault_injected";
+    e.value = static_cast<std::uint64_t>(std::atol(pid.c_str()));
+    if (call.size() > 160) call = call.substr(0, 80) + " ... " + call.substr(call.size() - 60);
+    e.detail = config_.role + " " + config_.kind + " pid " + pid + ": " + call;
+    bus_.publish(std::move(e));
+  }
+}
+
+void PeerFaults::disarm() {
+  if (disarmed_) return;
+  disarmed_ = true;
+  *armed_ = false;
+  for (const int id : subscriptions_) bus_.unsubscribe(id);
+  subscriptions_.clear();
+  for (auto& timer : timers_) timer.cancel();
+  // A frozen group is thawed first: its graceful stop (and strace's detach) need it running.
+  thaw("end of the run");
+  detach_strace();
+}
+
+std::vector<fs::path> PeerFaults::artefacts() const {
+  if (strace_log_.empty()) return {};
+  return {strace_log_};
+}
+
+}  // namespace fh::runner
