@@ -213,7 +213,8 @@ std::map<std::string, std::string> tuned_knobs(const std::string& kind) {
       // Two requests per relay process: the three probes see mod_fcgid rotate it.
       {"apache-fcgid", {{"FcgidMaxRequestsPerProcess", "2"}}},
       {"h2o", {{"fastcgi.timeout.io", "20000"}, {"fastcgi.timeout.keepalive", "5000"}}},
-      {"haproxy", {{"keep-conn", "off"}, {"mpxs-conns", "on"}, {"max-reqs", "4"}}},
+      {"haproxy",
+       {{"keep-conn", "off"}, {"mpxs-conns", "on"}, {"max-reqs", "4"}, {"http-reuse", "always"}}},
       {"caddy", {{"flush_interval", "-1"}}},
   };
   return knobs.at(kind);

@@ -31,7 +31,7 @@ struct Kind {
   std::vector<std::string> version_argv;
   std::string template_name;  // in FH_PEERS_DIR/templates
   std::string config_name;    // written into run_dir
-  int stop_signal;            // graceful (real-peers.md §2, §4)
+  int stop_signal;            // graceful, or what exits cleanly at once (real-peers.md §2, §4)
   std::vector<Knob> knobs;
   std::string required_file;  // a module the binary alone does not prove
 };
@@ -69,7 +69,9 @@ const std::vector<Kind>& kinds() {
        {"apache2", "-v"},
        "gateway-apache.conf",
        "httpd.conf",
-       SIGWINCH,
+       // Not WINCH: its graceful stop ticks once a second (about 1 s per run). Stop comes when
+       // the run is over with nothing in flight, and TERM exits in about 30 ms (§2, §4).
+       SIGTERM,
        {{"enablereuse", "off", kOnOff, "on or off"},
         {"flushpackets", "off", "on|off|auto", "on, off or auto"},
         {"timeout", "60", kCount, "seconds"}},
@@ -80,7 +82,8 @@ const std::vector<Kind>& kinds() {
        {"apache2", "-v"},
        "gateway-apache-fcgid.conf",
        "httpd.conf",
-       SIGWINCH,
+       SIGTERM,  // as apache; the applications it spawned are in its group
+
        {{"FcgidMaxRequestsPerProcess", "0", kCount, "a count (0: unlimited)"},
         {"app", "", "[^\"\n]*", "a command line without double quotes"}},
        "/usr/lib/apache2/modules/mod_fcgid.so"},
@@ -100,10 +103,18 @@ const std::vector<Kind>& kinds() {
        {"haproxy", "-v"},
        "gateway-haproxy.cfg",
        "haproxy.cfg",
-       SIGUSR1,
+       // Not USR1: its soft stop waits for the kept backend connections (keep-conn is on by
+       // default): 5 s after every run here. Stop comes when the run is over,
+       // nothing is in flight, and TERM exits in about 1 ms (real-peers.md §2, §4).
+       SIGTERM,
        {{"keep-conn", "on", kOnOff, "on or off"},
         {"mpxs-conns", "off", kOnOff, "on or off"},
-        {"max-reqs", "1", "[1-9][0-9]*", "a count of at least 1"}},
+        {"max-reqs", "1", "[1-9][0-9]*", "a count of at least 1"},
+        // safe (the default) never sends a session's first request over an idle connection:
+        // each new client connection opens a backend connection and the idle ones stay open
+        // (pool-purge-delay, 5 s), holding php-fpm's static workers.
+        {"http-reuse", "safe", "never|safe|aggressive|always",
+         "never, safe, aggressive or always"}},
        ""},
       {"caddy",
        "caddy",
@@ -305,6 +316,7 @@ class GatewayPeer final : public CommandPeer {
       vars["keep_conn"] = (on("keep-conn") ? "" : "no ") + std::string("option keep-conn");
       vars["mpxs_conns"] = (on("mpxs-conns") ? "" : "no ") + std::string("option mpxs-conns");
       vars["max_reqs"] = values_["max-reqs"];
+      vars["http_reuse"] = values_["http-reuse"];
     } else if (k == "caddy") {
       const auto& flush = values_["flush_interval"];
       vars["flush_interval"] = flush.empty() ? "" : "flush_interval " + flush;
@@ -337,7 +349,7 @@ class GatewayPeer final : public CommandPeer {
     launch.spec.cwd = dir;
     launch.spec.log_file = dir / (k + ".out");
     launch.stop_signal = kind_.stop_signal;
-    // Apache's graceful stop ticks once a second; caddy's grace_period is 2 s.
+    // caddy's grace_period is 2 s; a graceful stop that outlasts this is killed.
     launch.grace = 5000ms;
     launch.artefacts = {config, dir / "error.log", dir / "access.log"};
     return launch;
