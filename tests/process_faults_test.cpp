@@ -3,7 +3,9 @@
 // apt package (ci/install-peers.sh installs them), never a skip.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "runner/runner.hpp"
 #include "scenario/loader.hpp"
@@ -194,4 +196,23 @@ TEST(ProcessFaults, LoaderRejectsBadFaultsWithFileLineColumn) {
   EXPECT_EQ(s.backend.process_faults[0].signal, "USR2");
   ASSERT_EQ(s.backend.syscall_faults.size(), 1u);
   EXPECT_EQ(s.backend.syscall_faults[0].inject_expression(), "close:delay_enter=200ms:when=2+");
+}
+
+// Every scenarios/real/process-*.yaml gets its expected verdict (PASS, or FAIL where the real
+// program reproduces a known bug); on a miss the timeline shows what the faults did.
+TEST(ProcessFaults, ProcessScenariosGetTheirExpectedVerdicts) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(FH_SOURCE_DIR) + "/scenarios/real"))
+    if (entry.path().filename().string().rfind("process-", 0) == 0 &&
+        entry.path().extension() == ".yaml")
+      files.push_back(entry.path());
+  ASSERT_FALSE(files.empty());
+  for (const auto& file : files)
+    for (const auto& s : scenario::load_file(file)) {
+      auto r = runner::run_scenario(s);
+      EXPECT_EQ(r.verdict, s.expected_verdict.value_or(Verdict::pass))
+          << s.display_name() << ": " << r.reason << "\n"
+          << timeline(r);
+    }
 }
