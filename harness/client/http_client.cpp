@@ -274,6 +274,9 @@ class Connection {
   void finish() {
     for (auto& a : armed_)
       if (a.subscription && bus_) bus_->unsubscribe(a.subscription), a.subscription = 0;
+    for (int id : until_subscriptions_)
+      if (bus_) bus_->unsubscribe(id);
+    until_subscriptions_.clear();
     for (auto& it : items_) settle(*it);
     close_socket();
   }
@@ -370,9 +373,22 @@ class Connection {
     const auto& c = it.spec.client;
     const auto now = Clock::now();
     if (armed.kind == ActionKind::read) {
-      if (c.read->pause_ms) {
-        it.read_pause_until = now + std::chrono::milliseconds(c.read->pause_ms);
+      if (c.read->pause_ms || c.read->until) {
+        it.read_pause_until = c.read->pause_ms ? now + std::chrono::milliseconds(c.read->pause_ms)
+                                               : Clock::time_point::max();
         publish(it, "read_paused", c.read->pause_ms, armed.at.to_string());
+      }
+      if (c.read->until && bus_) {
+        // The awaited event may already have come since this request started: no pause then.
+        for (const auto& e : bus_->log())
+          if (c.read->until->matches(e) && e.at >= it.start) it.read_pause_until = now;
+        Item* item = &it;
+        until_subscriptions_.push_back(
+            bus_->subscribe(*c.read->until, [this, item](const events::Event&) {
+              if (item->read_pause_until == Clock::time_point{}) return;
+              item->read_pause_until = Clock::now();  // read_gate publishes read_resumed
+              read_wake_.wake();
+            }));
       }
       if (c.read->bytes) {
         it.read_bytes = c.read->bytes;
@@ -872,6 +888,7 @@ class Connection {
   Clock::time_point start_ = Clock::now();
   Clock::time_point connected_at_ = start_;
   Wakeup read_wake_;
+  std::vector<int> until_subscriptions_;  // client.read.until
   Wakeup write_wake_;
   Wakeup action_wake_;
   bool closed_ = false;  // client.abort closed the socket

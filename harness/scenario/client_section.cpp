@@ -91,13 +91,20 @@ client::ReadFault read_read(const YAML::Node& node, const std::string& file) {
   client::ReadFault f;
   f.at = read_when(r, "client.read", false);
   if (r.has("pause_ms")) f.pause_ms = positive_ms(r, "pause_ms", "client.read");
+  if (r.has("until")) {
+    const auto text = as_string(r.get("until"), file, "client.read.until");
+    if (!std::regex_match(text, std::regex("(client|gateway|backend|harness)\\.[a-z0-9_]+")))
+      bad_value(r.get("until"), file, "client.read.until",
+                "party.event_name, e.g. gateway.backend_read_paused");
+    f.until = events::Selector::parse(text);
+  }
   if (r.has("bytes") != r.has("every_ms"))
     throw ScenarioError(r.mark(), "client.read: bytes and every_ms go together");
   if (r.has("bytes")) {
     f.bytes = positive_size(r, "bytes", "client.read");
     f.every_ms = positive_ms(r, "every_ms", "client.read");
   }
-  if (!f.pause_ms && !f.bytes)
+  if (!f.pause_ms && !f.bytes && !f.until)
     throw ScenarioError(r.mark(), "client.read: give pause_ms, or bytes and every_ms, or both");
   r.finish();
   return f;
