@@ -6,6 +6,7 @@
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <sstream>
 
 #include "peers/generic.hpp"
 
@@ -85,7 +86,10 @@ const std::vector<Kind>& kinds() {
        SIGTERM,  // as apache; the applications it spawned are in its group
 
        {{"FcgidMaxRequestsPerProcess", "0", kCount, "a count (0: unlimited)"},
-        {"app", "", "[^\"\n]*", "a command line without double quotes"}},
+        {"app", "", "[^\"\n]*", "a command line without double quotes"},
+        // The spawned application's environment (FcgidInitialEnv): "NAME=VALUE NAME=VALUE",
+        // e.g. PHP_FCGI_MAX_REQUESTS=5 for php-cgi.
+        {"FcgidInitialEnv", "", "([A-Za-z_][A-Za-z0-9_]*=[^ \"\n]* *)*", "NAME=VALUE words"}},
        "/usr/lib/apache2/modules/mod_fcgid.so"},
       {"h2o",
        "h2o",
@@ -300,6 +304,22 @@ class GatewayPeer final : public CommandPeer {
     } else if (k == "apache-fcgid") {
       vars["max_requests_per_process"] = values_["FcgidMaxRequestsPerProcess"];
       vars["app"] = values_["app"];
+      std::string env_lines;
+      std::istringstream words(values_["FcgidInitialEnv"]);
+      for (std::string word; words >> word;) {
+        const auto eq = word.find('=');
+        env_lines += "FcgidInitialEnv " + word.substr(0, eq) + " \"" + word.substr(eq + 1) + "\"\n";
+      }
+      vars["initial_env"] = env_lines;
+      if (!vars["app"].empty() && !fs::exists(dir / "docroot" / "probe")) {
+        // The application is spawned by mod_fcgid itself (php-cgi, the real-world pairing):
+        // it finds the PHP probe at SCRIPT_FILENAME, unless a backend installed its own.
+        const fs::path probe = dir / "docroot" / "probe";
+        fs::copy_file(fs::path(FH_PEERS_DIR) / "apps" / "probe.php", probe);
+        fs::permissions(probe, fs::perms::owner_all | fs::perms::group_read |
+                                   fs::perms::group_exec | fs::perms::others_read |
+                                   fs::perms::others_exec);
+      }
       if (vars["app"].empty()) {
         const fs::path relay = dir / "fcgid-relay.py";
         fs::copy_file(templates() / "gateway-fcgid-relay.py", relay,
