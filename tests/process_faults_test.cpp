@@ -2,6 +2,9 @@
 // the repo's adapters on ports picked at run time. A missing program is a FAILURE naming the
 // apt package (ci/install-peers.sh installs them), never a skip.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <string>
@@ -144,6 +147,36 @@ expect:
   const auto* injected = first(r, "harness", "syscall_fault_injected");
   ASSERT_TRUE(injected) << timeline(r);
   EXPECT_NE(injected->detail.find("EPIPE"), std::string::npos) << injected->detail;
+  // Published live from strace's pipe, before nginx's 502 reached the client.
+  const auto* head = first(r, "client", "response_head");
+  ASSERT_TRUE(head) << timeline(r);
+  EXPECT_LT(injected, head) << timeline(r);
+}
+
+TEST(ProcessFaults, GroupFrozenUntilTheEndIsThawedThenStoppedAndGone) {
+  auto r = runner::run_scenario(from_text(R"(title: nginx frozen for good
+description: d
+deadline_ms: 1200
+topology:
+  gateway:
+    kind: nginx
+    process_faults:
+      - {at: client.request_started, do: freeze}
+requests:
+  - probe: {size: 1000}
+expect:
+  - {grade: PASS, outcome: hung}
+)"));
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.reason << "\n" << timeline(r);
+  const auto* frozen = first(r, "harness", "process_frozen");
+  const auto* thawed = first(r, "harness", "process_thawed");
+  ASSERT_TRUE(frozen && thawed) << timeline(r);
+  EXPECT_NE(thawed->detail.find("end of the run"), std::string::npos) << thawed->detail;
+  // The whole group was stopped and reaped by the run (value: the pgid).
+  const auto pgid = static_cast<pid_t>(frozen->value);
+  ASSERT_GT(pgid, 0);
+  EXPECT_EQ(::kill(-pgid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
 }
 
 TEST(ProcessFaults, LoaderRejectsBadFaultsWithFileLineColumn) {

@@ -1,11 +1,15 @@
 #include "runner/process_faults.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -153,9 +157,18 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   const auto pids = peers::group_members(process->pgid());
   if (pids.empty())
     throw std::runtime_error(config_.role + " " + config_.kind + ": its process group is empty");
-  strace_log_ = config_.run_dir / (config_.role + "-" + config_.kind + "-strace.log");
+  const std::string stem = config_.role + "-" + config_.kind + "-strace";
+  strace_log_ = config_.run_dir / (stem + ".log");
+  std::ofstream(strace_log_, std::ios::trunc);  // exists even if strace prints nothing
+  // The reader opens first (non-blocking), so strace's open of the FIFO does not block.
+  const auto fifo = config_.run_dir / (stem + ".pipe");
+  if (::mkfifo(fifo.c_str(), 0600) != 0)
+    throw std::runtime_error("mkfifo " + fifo.string() + ": " + std::strerror(errno));
+  const int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("open " + fifo.string() + ": " + std::strerror(errno));
+  strace_pipe_.emplace(io_, fd);
   // Trace only the tampered syscalls (less overhead and a readable log); -f follows children
-  // forked later (php-fpm respawns, mod_fcgid spawns); -ttt stamps lines for the timeline.
+  // forked later (php-fpm respawns, Apache's new children).
   std::string traced;
   for (const auto& f : config_.syscall_faults) traced += (traced.empty() ? "" : ",") + f.syscall;
   peers::ProcessSpec spec;
@@ -172,12 +185,13 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
     spec.argv.push_back(std::to_string(pid));
     pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
   }
-  spec.log_file = strace_log_;
+  spec.log_file = fifo;
   try {
     strace_.emplace(peers::Process::start(spec));
   } catch (const peers::ProcessError& e) {
     throw std::runtime_error("strace: " + std::string(e.what()));
   }
+  read_strace();
   const pid_t tracer = strace_->pid();
   const bool attached = peers::wait_until(
       [&] {
@@ -188,7 +202,7 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
       },
       5000ms, pump);
   if (!attached || !strace_->running()) {
-    strace_->stop(500ms, SIGINT);
+    detach_strace();
     throw std::runtime_error("strace did not attach to " + config_.role + " " + config_.kind +
                              " (pids " + pid_list + ") with " + expressions + ": " +
                              peers::file_tail(strace_log_, 600));
@@ -198,45 +212,63 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
                    " (log " + strace_log_.filename().string() + ")");
 }
 
-void PeerFaults::detach_strace() {
-  if (!strace_ || !strace_->valid()) return;
-  // strace detaches from every tracee on SIGINT; the tracees run on untouched.
-  strace_->stop(2000ms, SIGINT);
-  strace_.reset();
-  // Publish each injection strace logged, stamped with its own time (-ttt, wall clock), so
-  // checks can count them and the timeline places them.
-  const auto wall_now = std::chrono::system_clock::now();
-  const auto steady_now = events::Clock::now();
-  std::ifstream log(strace_log_);
-  for (std::string line; std::getline(log, line);) {
+void PeerFaults::read_strace() {
+  strace_pipe_->async_read_some(
+      boost::asio::buffer(strace_buffer_),
+      [this, armed = armed_](boost::system::error_code ec, std::size_t n) {
+        if (ec || !*armed) return;  // EOF (strace exited), or disarmed: detach drains the rest
+        strace_output(std::string_view(strace_buffer_.data(), n));
+        read_strace();
+      });
+}
+
+void PeerFaults::strace_output(std::string_view data) {
+  std::ofstream(strace_log_, std::ios::app) << data;
+  strace_line_ += data;
+  for (auto nl = strace_line_.find('\n'); nl != std::string::npos; nl = strace_line_.find('\n')) {
+    std::string line = strace_line_.substr(0, nl);
+    strace_line_.erase(0, nl + 1);
     const bool injected = line.find("(INJECTED)") != std::string::npos;
     const bool delayed = line.find("(DELAYED)") != std::string::npos;
     if (!injected && !delayed) continue;
+    // "[pid 1234] 1795319208.299 writev(12, ...) = -1 EPIPE (Broken pipe) (INJECTED)"
     std::istringstream in(line);
     std::string pid = "?";
     if (line.rfind("[pid", 0) == 0) {
       std::string tag;
-      in >> tag >> pid;  // "[pid" "1234]"
+      in >> tag >> pid;
       if (!pid.empty() && pid.back() == ']') pid.pop_back();
+    } else if (auto* process = peer_.process()) {
+      pid = std::to_string(process->pid());  // a single tracee gets no [pid] prefix
     }
     double stamp = 0;
     in >> stamp;
     std::string call;
     std::getline(in >> std::ws, call);
-    events::Event e;
-    e.at = steady_now;
-    if (stamp > 0) {
-      const auto wall = std::chrono::system_clock::time_point(
-          std::chrono::duration_cast<std::chrono::system_clock::duration>(
-              std::chrono::duration<double>(stamp)));
-      e.at = steady_now - std::chrono::duration_cast<events::Clock::duration>(wall_now - wall);
-    }
-    e.party = "harness";
-    e.name = "syscall_fault_injected";
-    e.value = static_cast<std::uint64_t>(std::atol(pid.c_str()));
-    if (call.size() > 160) call = call.substr(0, 80) + " ... " + call.substr(call.size() - 60);
-    e.detail = config_.role + " " + config_.kind + " pid " + pid + ": " + call;
-    bus_.publish(std::move(e));
+    if (call.size() > 160) call = call.substr(0, 100) + " ... " + call.substr(call.size() - 50);
+    bus_.publish("harness", "syscall_fault_injected", 0, 0,
+                 static_cast<std::uint64_t>(std::atol(pid.c_str())),
+                 config_.role + " " + config_.kind + " pid " + pid + ": " + call);
+  }
+}
+
+void PeerFaults::detach_strace() {
+  if (strace_ && strace_->valid()) {
+    // strace detaches from every tracee on SIGINT; the tracees run on untouched.
+    strace_->stop(2000ms, SIGINT);
+  }
+  strace_.reset();
+  if (strace_pipe_) {
+    // What strace wrote since the loop last ran (the pipe is at EOF once strace is gone).
+    const int fd = strace_pipe_->native_handle();
+    for (ssize_t n; (n = ::read(fd, strace_buffer_.data(), strace_buffer_.size())) > 0;)
+      strace_output(std::string_view(strace_buffer_.data(), static_cast<std::size_t>(n)));
+    if (!strace_line_.empty()) strace_output("\n");
+    boost::system::error_code ignored;
+    strace_pipe_->close(ignored);
+    strace_pipe_.reset();
+    std::error_code gone;
+    fs::remove(config_.run_dir / (strace_log_.stem().string() + ".pipe"), gone);
   }
 }
 

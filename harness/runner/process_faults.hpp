@@ -6,7 +6,9 @@
 // requests are neither disturbed nor counted by `when`.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <functional>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/bus.hpp"
@@ -51,8 +54,8 @@ class PeerFaults {
   /// every process of the group (pumping the io_context meanwhile). Throws if strace fails.
   void arm(const std::function<void()>& pump);
 
-  /// Cancels pending triggers, thaws a frozen group, detaches and reaps strace (publishing the
-  /// injections it logged). Idempotent; the peer itself is left to its adapter's stop().
+  /// Cancels pending triggers, thaws a frozen group, detaches and reaps strace. Idempotent;
+  /// the peer itself is left to its adapter's stop().
   void disarm();
 
   /// strace's log, when syscall faults were armed.
@@ -66,6 +69,8 @@ class PeerFaults {
   void publish(const std::string& name, int signal, const std::string& why);
   void attach_strace(const std::function<void()>& pump);
   void detach_strace();
+  void read_strace();                         // keeps one read pending on strace's pipe
+  void strace_output(std::string_view data);  // appends to the log, publishes each injection
 
   boost::asio::io_context& io_;
   events::Bus& bus_;
@@ -77,6 +82,11 @@ class PeerFaults {
   bool frozen_ = false;
   std::optional<peers::Process> strace_;
   std::filesystem::path strace_log_;
+  // strace writes into a FIFO read on the run's loop, so each injection is published when it
+  // happens (and can trigger a process fault); the log file keeps everything.
+  std::optional<boost::asio::posix::stream_descriptor> strace_pipe_;
+  std::array<char, 4096> strace_buffer_{};
+  std::string strace_line_;
   bool disarmed_ = false;
 };
 
