@@ -3,6 +3,8 @@
 # only. Its config file (rendered by the harness from a template) has two lines:
 #   listen = 127.0.0.1:PORT
 #   backend = 127.0.0.1:PORT | unix:/path
+#   document_root = /path   (optional: SCRIPT_FILENAME = document_root + path, which php-fpm,
+#                            php-cgi and fcgiwrap need to find the script)
 # One FastCGI connection per request (no FCGI_KEEP_CONN); the response is buffered.
 import http.server, socket, struct, sys
 
@@ -37,6 +39,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         params = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": self.command,
                   "SCRIPT_NAME": path, "REQUEST_URI": self.path, "QUERY_STRING": query,
                   "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_LENGTH": str(len(body))}
+        if self.server.document_root:
+            params["DOCUMENT_ROOT"] = self.server.document_root
+            params["SCRIPT_FILENAME"] = self.server.document_root + path
         stream = b"".join(pair(k, v) for k, v in params.items())
         out = record(1, struct.pack(">HB5x", 1, 0)) + record(4, stream) + record(4)
         for off in range(0, len(body), 65535):
@@ -84,6 +89,7 @@ def main():
     host, port = conf["listen"].rsplit(":", 1)
     server = http.server.ThreadingHTTPServer((host, int(port)), Handler)
     server.backend = conf["backend"]
+    server.document_root = conf.get("document_root", "")
     server.serve_forever()
 
 
