@@ -115,7 +115,8 @@ void PeerFaults::fire(const ProcessFault& fault) {
   auto* process = peer_.process();
   if (!process || !process->valid()) return;
   const std::string why = fault.describe();
-  const std::string gone = process->group_alive() ? "" : "; the group had already exited";
+  // kill(-pgid, 0), not a /proc scan: the signal must follow the trigger within microseconds.
+  const std::string gone = ::kill(-process->pgid(), 0) == 0 ? "" : "; the group had already exited";
   switch (fault.action) {
     case ProcessFault::Action::freeze:
       process->signal_group(SIGSTOP);
