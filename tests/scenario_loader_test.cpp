@@ -167,7 +167,7 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
       {head + "topology: {backend: {transport: pipe}}\nrequests: [{probe: {size: 1}}]\nexpect: "
               "[{grade: PASS}]\n",
        "s.yaml:3:33", "tcp, unix"},
-      {head + "topology: {backend: {kind: php-fpm}}\nrequests: [{probe: {size: 1}}]\nexpect: "
+      {head + "topology: {backend: {kind: php-fpx}}\nrequests: [{probe: {size: 1}}]\nexpect: "
               "[{grade: PASS}]\n",
        "s.yaml:3:28", "fake"},
       {head + "topology: {backend: {faults: [{at: never, do: close}]}}\nrequests: [{probe: {size: "

@@ -44,7 +44,7 @@ struct ReadFault {
   std::uint32_t pause_ms = 0;
   /// Ends the pause at this bus event instead (pause_ms, if given, still bounds it), so a
   /// scenario says "catch up once the gateway paused its backend read", not "after 300 ms".
-  std::optional<events::Selector> until;
+  std::optional<events::Selector> until = std::nullopt;
   std::uint64_t bytes = 0;
   std::uint32_t every_ms = 0;
 };
