@@ -177,3 +177,18 @@ TEST(Cli, EmulatedBugIsAnExpectedFailAndItsAbsenceFailsTheRun) {
   EXPECT_NE(detected.output.find("\"expected_verdict\": \"FAIL\""), std::string::npos)
       << detected.output;
 }
+
+TEST(Cli, SetAndMatrixOverrideEveryScenarioFromTheCommandLine) {
+  auto r =
+      cli("run tests/data/pass-and-skip.yaml --filter '*plain*' --matrix 'tcp={}' "
+          "--matrix 'unix=topology: {backend: {transport: unix}}' --set 'deadline_ms: 4000'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("pass-and-skip[plain+tcp]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pass-and-skip[plain+unix]"), std::string::npos) << r.output;
+  auto bad = cli("run tests/data/pass-and-skip.yaml --set 'topology: {gatway: {}}'");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("unknown key 'gatway' (did you mean 'gateway'?)"), std::string::npos)
+      << bad.output;
+  EXPECT_NE(bad.output.find("--set or --matrix"), std::string::npos) << bad.output;
+  EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --matrix 'nameless'").exit_code, 2);
+}

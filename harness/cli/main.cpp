@@ -189,6 +189,18 @@ int main(int argc, char** argv) {
       "list", "list the scenarios (id, variant, file, title) without running them");
   list->add_option("paths", list_paths, "scenario files or folders")->default_str("scenarios/");
   list->add_option("--filter", list_filter, "only scenarios matching this glob");
+  fh::scenario::LoadOptions overrides;
+  std::vector<std::string> matrix;
+  for (auto* sub : {run, list}) {
+    sub->add_option(
+        "--set", overrides.set,
+        "YAML merged into every scenario, like a variant's set (repeatable), e.g. "
+        "--set 'topology: {gateway: {kind: nginx, knobs: {fastcgi_buffering: \"off\"}}}'");
+    sub->add_option("--matrix", matrix,
+                    "NAME=YAML: run every scenario once per entry, as id[variant+NAME] "
+                    "(repeatable), e.g. --matrix 'srb0=topology: {gateway: {knobs: "
+                    "{server.stream-response-body: \"0\"}}}'");
+  }
   bool list_peers = false;
   list->add_flag("--peers", list_peers,
                  "the real gateways and backends scenarios can use: installed or not, version, "
@@ -219,8 +231,16 @@ int main(int argc, char** argv) {
   if (chosen_paths.empty()) chosen_paths.push_back("scenarios/");
 
   std::vector<std::string> errors;
+  for (const auto& entry : matrix) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      errors.push_back("--matrix " + entry + ": expected NAME=YAML");
+      continue;
+    }
+    overrides.matrix.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+  }
   auto files = fh::runner::find_scenario_files(chosen_paths, errors);
-  auto loaded = fh::runner::load_scenarios(files, errors);
+  auto loaded = fh::runner::load_scenarios(files, errors, overrides);
   if (!errors.empty()) {
     for (const auto& e : errors) std::cerr << "error: " << e << "\n";
     std::cerr << errors.size() << " scenario error(s); nothing was run.\n";

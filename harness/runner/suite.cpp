@@ -45,12 +45,13 @@ std::vector<fs::path> find_scenario_files(const std::vector<std::string>& paths,
 }
 
 std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& files,
-                                               std::vector<std::string>& errors) {
+                                               std::vector<std::string>& errors,
+                                               const scenario::LoadOptions& options) {
   std::vector<scenario::Scenario> out;
   std::map<std::string, std::string> seen;  // display name -> file
   for (const auto& f : files) {
     try {
-      for (auto& s : scenario::load_file(f)) {
+      for (auto& s : scenario::load_file(f, options)) {
         auto [it, inserted] = seen.emplace(s.display_name(), s.file);
         if (!inserted) {
           errors.push_back(s.file + ": scenario id '" + s.display_name() + "' is also used by " +

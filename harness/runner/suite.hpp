@@ -20,7 +20,8 @@ std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::st
 /// Loads every file; each load error (file:line:column) goes to `errors`. Duplicate
 /// scenario ids (id + variant) are errors too.
 std::vector<scenario::Scenario> load_scenarios(const std::vector<std::filesystem::path>& files,
-                                               std::vector<std::string>& errors);
+                                               std::vector<std::string>& errors,
+                                               const scenario::LoadOptions& options = {});
 
 /// Shell-style glob (fnmatch) against the id, the id[variant] name and the file path.
 bool matches_filter(const scenario::Scenario& scenario, const std::string& glob);

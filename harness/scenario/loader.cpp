@@ -421,50 +421,93 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
   return s;
 }
 
-std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const std::string& file) {
+/// A command-line override: YAML text parsed anew for every merge (a merged node is shared
+/// with the tree it went into, so one parse must not serve two scenarios).
+YAML::Node parse_override(const std::string& text, const std::string& origin) {
+  YAML::Node node;
+  try {
+    node = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ScenarioError(SourceMark{origin, e.mark.line + 1, e.mark.column + 1},
+                        "YAML syntax: " + e.msg);
+  }
+  if (!node.IsMap()) bad_value(node, origin, origin, "a YAML mapping merged into every scenario");
+  if (node["variants"] || node["id"])
+    throw ScenarioError(mark_of(node, origin), "may not set 'variants' or 'id'");
+  return node;
+}
+
+struct VariantEntry {
+  std::string name;  // empty: the scenario has no variants
+  std::string about;
+};
+
+std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const std::string& file,
+                                const LoadOptions& options) {
   YAML::Node root = parse();
   if (!root.IsMap())
     throw ScenarioError(mark_of(root, file),
                         "a scenario file must be a mapping, got " + kind_name(root));
-  YAML::Node variants = root["variants"];
-  if (!variants.IsDefined() || variants.IsNull()) return {read_scenario(root, file)};
-  if (!variants.IsMap() || variants.size() == 0)
-    bad_value(variants, file, "variants", "a mapping of variant name to {about, set}");
-  std::vector<Scenario> out;
-  for (auto it = variants.begin(); it != variants.end(); ++it) {
-    const auto name = as_string(it->first, file, "variant name");
-    if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]+")))
-      bad_value(it->first, file, "variant name", "letters, digits, '_' or '-'");
-    // A fresh tree per variant: merging must not leak into the next variant.
-    YAML::Node tree = parse();
-    YAML::Node variant = tree["variants"][name];
-    std::string about;
-    if (!variant.IsNull()) {
-      MapReader v(variant, file, "variant '" + name + "'");
-      if (v.has("about")) about = as_string(v.get("about"), file, "about");
-      if (v.has("set")) {
-        if (!v.get("set").IsMap())
-          bad_value(v.get("set"), file, "set", "a mapping merged into the scenario");
-        if (v.get("set")["variants"] || v.get("set")["id"])
-          throw ScenarioError(mark_of(v.get("set"), file),
-                              "a variant may not set 'variants' or 'id'");
-        deep_merge(tree, v.get("set"));
-      }
-      v.finish();
+  std::vector<VariantEntry> variants;
+  YAML::Node declared = root["variants"];
+  if (!declared.IsDefined() || declared.IsNull()) {
+    variants.push_back({});
+  } else {
+    if (!declared.IsMap() || declared.size() == 0)
+      bad_value(declared, file, "variants", "a mapping of variant name to {about, set}");
+    for (auto it = declared.begin(); it != declared.end(); ++it) {
+      const auto name = as_string(it->first, file, "variant name");
+      if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]+")))
+        bad_value(it->first, file, "variant name", "letters, digits, '_' or '-'");
+      variants.push_back({name, {}});
     }
-    tree.remove("variants");
-    Scenario s = read_scenario(tree, file);
-    s.variant = name;
-    if (!about.empty()) s.description += "\nVariant " + name + ": " + about;
-    out.push_back(std::move(s));
+  }
+  std::vector<std::pair<std::string, std::string>> matrix = options.matrix;
+  if (matrix.empty()) matrix.emplace_back();
+  std::vector<Scenario> out;
+  for (auto& v : variants) {
+    for (const auto& [matrix_name, matrix_yaml] : matrix) {
+      // A fresh tree per run: merging must not leak into the next variant.
+      YAML::Node tree = parse();
+      if (!v.name.empty()) {
+        YAML::Node variant = tree["variants"][v.name];
+        if (!variant.IsNull()) {
+          MapReader r(variant, file, "variant '" + v.name + "'");
+          if (r.has("about")) v.about = as_string(r.get("about"), file, "about");
+          if (r.has("set")) {
+            if (!r.get("set").IsMap())
+              bad_value(r.get("set"), file, "set", "a mapping merged into the scenario");
+            if (r.get("set")["variants"] || r.get("set")["id"])
+              throw ScenarioError(mark_of(r.get("set"), file),
+                                  "a variant may not set 'variants' or 'id'");
+            deep_merge(tree, r.get("set"));
+          }
+          r.finish();
+        }
+      }
+      tree.remove("variants");
+      for (const auto& text : options.set) deep_merge(tree, parse_override(text, "--set"));
+      if (!matrix_name.empty())
+        deep_merge(tree, parse_override(matrix_yaml, "--matrix " + matrix_name));
+      Scenario s = read_scenario(tree, file);
+      s.variant = v.name;
+      if (!matrix_name.empty()) s.variant += (s.variant.empty() ? "" : "+") + matrix_name;
+      if (!v.about.empty()) s.description += "\nVariant " + v.name + ": " + v.about;
+      out.push_back(std::move(s));
+    }
   }
   return out;
 }
 
 std::vector<Scenario> load_with_parse_errors(const std::function<YAML::Node()>& parse,
-                                             const std::string& file) {
+                                             const std::string& file, const LoadOptions& options) {
   try {
-    return load_tree(parse, file);
+    return load_tree(parse, file, options);
+  } catch (const ScenarioError& e) {
+    // Nodes merged from --set/--matrix keep positions in their own text, not in the file.
+    if (options.set.empty() && options.matrix.empty()) throw;
+    throw ScenarioError(e.mark(), std::string(e.what()).substr(e.mark().to_string().size() + 2) +
+                                      " (the position may be in a --set or --matrix text)");
   } catch (const YAML::ParserException& e) {
     throw ScenarioError(SourceMark{file, e.mark.line + 1, e.mark.column + 1},
                         "YAML syntax: " + e.msg);
@@ -498,17 +541,18 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
   return value * unit;
 }
 
-std::vector<Scenario> load_file(const std::filesystem::path& file) {
+std::vector<Scenario> load_file(const std::filesystem::path& file, const LoadOptions& options) {
   const auto name = file.string();
   std::ifstream in(file);
   if (!in) throw ScenarioError(SourceMark{name, 0, 0}, "cannot read the file");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return load_text(buffer.str(), name);
+  return load_text(buffer.str(), name, options);
 }
 
-std::vector<Scenario> load_text(const std::string& yaml, const std::string& file_name) {
-  return load_with_parse_errors([&] { return YAML::Load(yaml); }, file_name);
+std::vector<Scenario> load_text(const std::string& yaml, const std::string& file_name,
+                                const LoadOptions& options) {
+  return load_with_parse_errors([&] { return YAML::Load(yaml); }, file_name, options);
 }
 
 }  // namespace fh::scenario

@@ -21,11 +21,22 @@ class ScenarioError : public std::runtime_error {
   SourceMark mark_;
 };
 
-/// Loads one file. A scenario with variants yields one Scenario per variant, in file order.
-std::vector<Scenario> load_file(const std::filesystem::path& file);
+/// Overrides from the command line, as YAML mappings merged like a variant's `set`.
+struct LoadOptions {
+  /// --set: merged into every scenario (after its variant), e.g.
+  /// "topology: {gateway: {knobs: {fastcgi_buffering: 'off'}}}".
+  std::vector<std::string> set;
+  /// --matrix NAME=YAML: every scenario runs once per entry, named id[variant+NAME].
+  std::vector<std::pair<std::string, std::string>> matrix;
+};
+
+/// Loads one file. A scenario with variants yields one Scenario per variant, in file order
+/// (times the matrix entries, when given).
+std::vector<Scenario> load_file(const std::filesystem::path& file, const LoadOptions& options = {});
 
 /// Loads YAML text as if it were the named file (tests, stdin).
-std::vector<Scenario> load_text(const std::string& yaml, const std::string& file_name);
+std::vector<Scenario> load_text(const std::string& yaml, const std::string& file_name,
+                                const LoadOptions& options = {});
 
 /// "16MiB", "1 KiB", "100", 100 → bytes. Exposed for tests.
 std::optional<std::uint64_t> parse_size(const std::string& text);
