@@ -179,6 +179,27 @@ expect:
   EXPECT_EQ(errno, ESRCH);
 }
 
+TEST(ProcessFaults, StraceThatCannotAttachIsAnErrorNamingIt) {
+  // A syscall name strace does not know: it exits at once; the run is ERROR, not a PASS
+  // without the fault.
+  auto r = runner::run_scenario(from_text(R"(title: bad syscall
+description: d
+deadline_ms: 5000
+topology:
+  backend:
+    kind: php-fpm
+    syscall_faults:
+      - {syscall: no_such_syscall, error: EPIPE}
+requests:
+  - probe: {size: 10}
+expect:
+  - {grade: PASS, status: 200}
+)"));
+  EXPECT_EQ(r.verdict, Verdict::error) << r.reason;
+  EXPECT_NE(r.reason.find("strace did not attach"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("no_such_syscall"), std::string::npos) << r.reason;
+}
+
 TEST(ProcessFaults, LoaderRejectsBadFaultsWithFileLineColumn) {
   const std::string head = "title: t\ndescription: d\ntopology:\n  backend:\n    kind: php-fpm\n";
   const std::string tail = "requests:\n  - probe: {size: 1}\nexpect:\n  - {grade: PASS}\n";
