@@ -2,225 +2,36 @@
 // FastCGI client over loopback, every run bounded by io.run_for. Orderings are asserted on
 // the backend's own log (one clock, one thread), never on tight durations.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
+#include <array>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <functional>
 
 #include "codec/fcgi.hpp"
 #include "fake-backends/fake_backend.hpp"
 #include "probe/probe_contract.hpp"
-#include "util/sha256.hpp"
+#include "tests/support/fake_backend_fixture.hpp"
+#include "tests/support/raw_fcgi_client.hpp"
 
 namespace fh::fake {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using namespace test_support;
 using boost::system::error_code;
 using fcgi::RecordType;
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-fcgi::Bytes encoded(const fcgi::Record& r) {
-  return fcgi::encode_record(r).value();
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  co_await t.async_wait(kAwait);
-}
-
-fcgi::Bytes begin(std::uint16_t id, std::uint8_t flags = 0,
-                  fcgi::Role role = fcgi::Role::Responder) {
-  return encoded(fcgi::make_begin_request(id, role, flags));
-}
-
-fcgi::Bytes params(std::uint16_t id, const std::string& query, const std::string& method = "GET") {
-  const fcgi::NameValues p = {{"SCRIPT_NAME", "/probe"},
-                              {"REQUEST_METHOD", method},
-                              {"QUERY_STRING", query},
-                              {"SERVER_PROTOCOL", "HTTP/1.1"}};
-  return fcgi::encode_all(
-      fcgi::make_stream(RecordType::Params, id, fcgi::encode_name_values(p), true));
-}
-
-fcgi::Bytes stdin_stream(std::uint16_t id, std::string_view body) {
-  return fcgi::encode_all(fcgi::make_stream(RecordType::Stdin, id, body, true));
-}
-
-/// A whole RESPONDER request: BEGIN_REQUEST, PARAMS, STDIN (§6.2).
-fcgi::Bytes request(std::uint16_t id, const std::string& query, std::string_view body = {},
-                    std::uint8_t flags = 0) {
-  return begin(id, flags) + params(id, query, body.empty() ? "GET" : "POST") +
-         stdin_stream(id, body);
-}
-
-/// The CGI head and the body of a STDOUT stream.
-std::pair<std::string, std::string> split_head(const std::string& out) {
-  const auto at = out.find("\r\n\r\n");
-  if (at == std::string::npos) return {out, {}};
-  return {out.substr(0, at + 4), out.substr(at + 4)};
-}
-
-BackendFault fault(BackendEvent at, BackendAction action) {
-  BackendFault f;
-  f.at = at;
-  f.action = action;
-  return f;
-}
-
-struct Received {
-  Clock::time_point at;
-  fcgi::Record record;
+/// Faults send records a stream assembler rejects (a stray request id, odd types): the client
+/// keeps them and reads on instead of failing the test.
+class RawClient : public test_support::RawClient {
+ public:
+  explicit RawClient(asio::io_context& io) : test_support::RawClient(io, StreamErrors::ignore) {}
 };
 
-/// A raw FastCGI client: writes bytes, decodes whatever comes back.
-class RawClient {
- public:
-  explicit RawClient(asio::io_context& io) : socket_(io) {}
-
-  asio::awaitable<void> connect(const net::Address& address) {
-    co_await socket_.async_connect(address.endpoint(), asio::use_awaitable);
-  }
-  asio::awaitable<void> send(const fcgi::Bytes& bytes) {
-    co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
-  }
-
-  /// One read; records what ended the connection, if it ended.
-  asio::awaitable<void> read_some() {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer_), kAwait);
-    if (ec == asio::error::eof) {
-      eof = true;
-      co_return;
-    }
-    if (ec) {
-      error = ec;
-      co_return;
-    }
-    std::vector<fcgi::Record> got;
-    auto decode_error = decoder_.feed(std::string_view(buffer_.data(), n), got);
-    EXPECT_FALSE(decode_error) << decode_error->message;
-    for (auto& r : got) {
-      (void)streams.add(r);
-      received.push_back({Clock::now(), std::move(r)});
-    }
-  }
-  bool ended() const { return eof || error; }
-  asio::awaitable<void> read_until(const std::function<bool()>& done) {
-    while (!done() && !ended()) co_await read_some();
-  }
-  asio::awaitable<void> read_until_end_request(std::uint16_t id) {
-    co_await read_until([&] { return end_request(id) != nullptr; });
-  }
-  asio::awaitable<void> read_until_closed() {
-    co_await read_until([] { return false; });
-  }
-
-  const fcgi::Record* end_request(std::uint16_t id) const {
-    for (const auto& r : received)
-      if (r.record.is(RecordType::EndRequest) && r.record.request_id == id) return &r.record;
-    return nullptr;
-  }
-  std::optional<fcgi::EndRequestBody> end_body(std::uint16_t id) const {
-    const auto* r = end_request(id);
-    if (!r) return std::nullopt;
-    auto b = fcgi::decode_end_request(*r);
-    EXPECT_TRUE(b.ok());
-    return b.value();
-  }
-  const fcgi::Record* first_of(RecordType type) const {
-    for (const auto& r : received)
-      if (r.record.is(type)) return &r.record;
-    return nullptr;
-  }
-  std::string stream(std::uint16_t id, RecordType type) const {
-    const auto* s = streams.find(id, type);
-    return s ? s->data : std::string();
-  }
-  bool stream_ended(std::uint16_t id, RecordType type) const {
-    const auto* s = streams.find(id, type);
-    return s && s->ended;
-  }
-  std::string body(std::uint16_t id) const {
-    return split_head(stream(id, RecordType::Stdout)).second;
-  }
-  std::string head(std::uint16_t id) const {
-    return split_head(stream(id, RecordType::Stdout)).first;
-  }
-
-  net::Socket& socket() { return socket_; }
-
-  std::vector<Received> received;
-  fcgi::StreamAssembler streams;
-  bool eof = false;
-  error_code error;
-
- private:
-  net::Socket socket_;
-  std::vector<char> buffer_ = std::vector<char>(64 * 1024);
-  fcgi::RecordDecoder decoder_;
-
- public:
-  const fcgi::RecordDecoder& decoder() const { return decoder_; }
-};
-
-class FakeBackendFaultsTest : public ::testing::Test {
+/// The backend publishes on `bus`: tests anchor faults on its events and publish their own.
+class FakeBackendFaultsTest : public FakeBackendFixture {
  protected:
-  void start(BackendConfig config = {}) {
-    config.bus = &bus;
-    backend = std::make_unique<FakeBackend>(io, std::move(config));
-    backend->start();
-  }
-
-  /// Runs `body()` with a deadline, then stops the backend so io.run_for returns.
-  template <class F>
-  void run(F&& body, std::chrono::milliseconds limit = 10s) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(io, body(), [&](std::exception_ptr e) {
-      done = true;
-      failure = e;
-      backend->stop();
-    });
-    io.run_for(limit);
-    EXPECT_TRUE(done) << "the test coroutine did not finish within " << limit.count() << " ms";
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "test coroutine threw: " << e.what();
-      }
-    }
-  }
-
-  std::size_t count(std::string_view what) const {
-    return std::count_if(backend->log().begin(), backend->log().end(),
-                         [&](const BackendLogEntry& e) { return e.what == what; });
-  }
-  const BackendLogEntry* find(std::string_view what) const {
-    for (const auto& e : backend->log())
-      if (e.what == what) return &e;
-    return nullptr;
-  }
-
-  /// Waits (bounded) until the backend logged `what`: an event, not a guess at a duration.
-  asio::awaitable<bool> logged(std::string_view what, std::size_t n = 1) {
-    for (int i = 0; i < 2000 && count(what) < n; ++i) co_await sleep_for(1ms);
-    co_return count(what) >= n;
-  }
-
-  events::Bus bus;      // outlives the backend, which subscribes to it
-  asio::io_context io;  // before the backend: the backend goes first
-  std::unique_ptr<FakeBackend> backend;
+  FakeBackendFaultsTest() : FakeBackendFixture(BusMode::attached) {}
 };
 
 std::vector<const fcgi::Record*> records_of(const RawClient& c, RecordType type) {
@@ -235,11 +46,7 @@ std::vector<const fcgi::Record*> records_of(const RawClient& c, RecordType type)
 TEST_F(FakeBackendFaultsTest, PublishesTheScenarioEventNames) {
   start();
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=10"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=10"));
   for (auto what : {"accepted", "begin_request", "params_complete", "stdin_terminator_received",
                     "headers_sent", "end_request_sent"})
     EXPECT_EQ(bus.count(events::Selector{"backend", what}), 1u) << what;
@@ -273,12 +80,8 @@ TEST_F(FakeBackendFaultsTest, RequestCountAnchorActsOnTheNthBeginRequest) {
   start(config);
   RawClient first(io), second(io);
   run([&]() -> asio::awaitable<void> {
-    co_await first.connect(backend->address());
-    co_await first.send(request(1, "size=10"));
-    co_await first.read_until_closed();
-    co_await second.connect(backend->address());
-    co_await second.send(request(1, "size=10"));
-    co_await second.read_until_closed();
+    co_await send_and_read(first, request(1, "size=10"), Until::closed);
+    co_await send_and_read(second, request(1, "size=10"), Until::closed);
   });
   EXPECT_TRUE(first.end_request(1));
   EXPECT_TRUE(second.received.empty());
@@ -321,11 +124,7 @@ TEST_F(FakeBackendFaultsTest, RecordSizeAndPaddingShapeEveryStdoutRecord) {
     config.padding_align8 = align8;
     start(config);
     RawClient c(io);
-    run([&]() -> asio::awaitable<void> {
-      co_await c.connect(backend->address());
-      co_await c.send(request(1, "size=2500"));
-      co_await c.read_until_end_request(1);
-    });
+    exchange(c, request(1, "size=2500"));
     EXPECT_EQ(c.body(1), probe::pattern(0, 2500));
     std::vector<std::size_t> sizes;
     for (const auto* r : records_of(c, RecordType::Stdout)) {
@@ -370,11 +169,7 @@ TEST_F(FakeBackendFaultsTest, SegmentedResponseIsStillComplete) {
   config.record_size = 40;
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=200"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=200"));
   EXPECT_EQ(c.body(1), probe::pattern(0, 200));
 }
 
@@ -386,11 +181,7 @@ TEST_F(FakeBackendFaultsTest, MidRecordCloseLeavesAPartialRecordOnTheWire) {
   config.faults.back().mid_record = true;
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=3000"));
-    co_await c.read_until_closed();
-  });
+  exchange(c, request(1, "size=3000"), Until::closed);
   EXPECT_TRUE(c.eof);
   // Whole records carry 1000 body bytes; the second record's header and 500 bytes wait.
   EXPECT_EQ(c.body(1).size(), 1000u);
@@ -407,11 +198,7 @@ TEST_F(FakeBackendFaultsTest, StderrInterleavesWithStdout) {
   config.stderr_bytes = 10;
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=3500"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=3500"));
   EXPECT_EQ(c.body(1), probe::pattern(0, 3500));
   EXPECT_EQ(c.stream(1, RecordType::Stderr), std::string(30, 'E'));
   // STDERR sits between STDOUT records.
@@ -437,11 +224,7 @@ TEST_F(FakeBackendFaultsTest, SendRecordWritesOddRecordsBeforeTheBody) {
   config.faults.push_back(stray);
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=100"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=100"));
   ASSERT_GE(c.received.size(), 5u);
   EXPECT_TRUE(c.received[0].record.is(RecordType::Stderr));
   EXPECT_TRUE(c.received[0].record.content.empty());
@@ -464,11 +247,7 @@ TEST_F(FakeBackendFaultsTest, EarlyEndRequestPrecedesTheRestOfTheBody) {
   config.faults.back().bytes = 1000;
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=3000"));
-    co_await c.read_until_closed();
-  });
+  exchange(c, request(1, "size=3000"), Until::closed);
   std::size_t body_before_end = 0, end_requests = 0;
   bool after = false;
   for (const auto& r : c.received) {
@@ -489,11 +268,7 @@ TEST_F(FakeBackendFaultsTest, LateEndRequestFollowsTheEmptyStdoutAfterTheDelay) 
   config.end_request_delay_ms = 150;
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=10"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=10"));
   ASSERT_TRUE(c.stream_ended(1, RecordType::Stdout));
   const Received* empty = nullptr;
   const Received* end = nullptr;
@@ -524,11 +299,7 @@ TEST_F(FakeBackendFaultsTest, EndRequestNeverAndStdoutTerminatorMissing) {
   second.stdout_terminator = false;
   start(second);
   RawClient d(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await d.connect(backend->address());
-    co_await d.send(request(1, "size=10"));
-    co_await d.read_until_end_request(1);
-  });
+  exchange(d, request(1, "size=10"));
   EXPECT_TRUE(d.end_request(1));
   EXPECT_FALSE(d.stream_ended(1, RecordType::Stdout));
 }
@@ -541,11 +312,7 @@ TEST_F(FakeBackendFaultsTest, ContentLengthLiesInEitherDirection) {
     config.content_length_offset = offset;
     start(config);
     RawClient c(io);
-    run([&]() -> asio::awaitable<void> {
-      co_await c.connect(backend->address());
-      co_await c.send(request(1, "size=1000"));
-      co_await c.read_until_end_request(1);
-    });
+    exchange(c, request(1, "size=1000"));
     EXPECT_NE(c.head(1).find("\r\nContent-Length: " + std::to_string(1000 + offset) + "\r\n"),
               std::string::npos)
         << c.head(1);
@@ -628,11 +395,7 @@ TEST_F(FakeBackendFaultsTest, KeepConnPolicies) {
     config.keep_conn = KeepConnPolicy::ignore_set;
     start(config);
     RawClient c(io);
-    run([&]() -> asio::awaitable<void> {
-      co_await c.connect(backend->address());
-      co_await c.send(request(1, "size=10", {}, fcgi::kKeepConn));
-      co_await c.read_until_closed();
-    });
+    exchange(c, request(1, "size=10", {}, fcgi::kKeepConn), Until::closed);
     EXPECT_TRUE(c.end_request(1));
     EXPECT_TRUE(c.eof);
     EXPECT_EQ(count("keep_conn_ignored"), 1u);
@@ -761,13 +524,9 @@ TEST_F(FakeBackendFaultsTest, ExitWithListenerClosedListensAgainAfterRespawn) {
   start(config);
   RawClient a(io), b(io);
   run([&]() -> asio::awaitable<void> {
-    co_await a.connect(backend->address());
-    co_await a.send(request(1, "size=10"));
-    co_await a.read_until_closed();
+    co_await send_and_read(a, request(1, "size=10"), Until::closed);
     EXPECT_TRUE(co_await logged("respawned"));
-    co_await b.connect(backend->address());
-    co_await b.send(request(1, "size=10"));
-    co_await b.read_until_end_request(1);
+    co_await send_and_read(b, request(1, "size=10"));
     EXPECT_TRUE(co_await logged("exited", 2));  // b's request ended the second life too
   });
   EXPECT_TRUE(b.end_request(1));

@@ -6,19 +6,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <filesystem>
-#include <functional>
 
 #include "codec/fcgi.hpp"
 #include "probe/probe_contract.hpp"
+#include "tests/support/fake_backend_fixture.hpp"
+#include "tests/support/raw_fcgi_client.hpp"
 #include "util/sha256.hpp"
 
 namespace fh::fake {
@@ -26,193 +21,11 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using namespace test_support;
 using boost::system::error_code;
 using fcgi::RecordType;
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-fcgi::Bytes encoded(const fcgi::Record& r) {
-  return fcgi::encode_record(r).value();
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  co_await t.async_wait(kAwait);
-}
-
-fcgi::Bytes begin(std::uint16_t id, std::uint8_t flags = 0,
-                  fcgi::Role role = fcgi::Role::Responder) {
-  return encoded(fcgi::make_begin_request(id, role, flags));
-}
-
-fcgi::Bytes params(std::uint16_t id, const std::string& query, const std::string& method = "GET") {
-  const fcgi::NameValues p = {{"SCRIPT_NAME", "/probe"},
-                              {"REQUEST_METHOD", method},
-                              {"QUERY_STRING", query},
-                              {"SERVER_PROTOCOL", "HTTP/1.1"}};
-  return fcgi::encode_all(
-      fcgi::make_stream(RecordType::Params, id, fcgi::encode_name_values(p), true));
-}
-
-fcgi::Bytes stdin_stream(std::uint16_t id, std::string_view body) {
-  return fcgi::encode_all(fcgi::make_stream(RecordType::Stdin, id, body, true));
-}
-
-/// A whole RESPONDER request: BEGIN_REQUEST, PARAMS, STDIN (§6.2).
-fcgi::Bytes request(std::uint16_t id, const std::string& query, std::string_view body = {},
-                    std::uint8_t flags = 0) {
-  return begin(id, flags) + params(id, query, body.empty() ? "GET" : "POST") +
-         stdin_stream(id, body);
-}
-
-/// The CGI head and the body of a STDOUT stream.
-std::pair<std::string, std::string> split_head(const std::string& out) {
-  const auto at = out.find("\r\n\r\n");
-  if (at == std::string::npos) return {out, {}};
-  return {out.substr(0, at + 4), out.substr(at + 4)};
-}
-
-BackendFault fault(BackendEvent at, BackendAction action) {
-  BackendFault f;
-  f.at = at;
-  f.action = action;
-  return f;
-}
-
-struct Received {
-  Clock::time_point at;
-  fcgi::Record record;
-};
-
-/// A raw FastCGI client: writes bytes, decodes whatever comes back.
-class RawClient {
- public:
-  explicit RawClient(asio::io_context& io) : socket_(io) {}
-
-  asio::awaitable<void> connect(const net::Address& address) {
-    co_await socket_.async_connect(address.endpoint(), asio::use_awaitable);
-  }
-  asio::awaitable<void> send(const fcgi::Bytes& bytes) {
-    co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
-  }
-
-  /// One read; records what ended the connection, if it ended.
-  asio::awaitable<void> read_some() {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer_), kAwait);
-    if (ec == asio::error::eof) {
-      eof = true;
-      co_return;
-    }
-    if (ec) {
-      error = ec;
-      co_return;
-    }
-    std::vector<fcgi::Record> got;
-    auto decode_error = decoder_.feed(std::string_view(buffer_.data(), n), got);
-    EXPECT_FALSE(decode_error) << decode_error->message;
-    for (auto& r : got) {
-      EXPECT_FALSE(streams.add(r));
-      received.push_back({Clock::now(), std::move(r)});
-    }
-  }
-  bool ended() const { return eof || error; }
-  asio::awaitable<void> read_until(const std::function<bool()>& done) {
-    while (!done() && !ended()) co_await read_some();
-  }
-  asio::awaitable<void> read_until_end_request(std::uint16_t id) {
-    co_await read_until([&] { return end_request(id) != nullptr; });
-  }
-  asio::awaitable<void> read_until_closed() {
-    co_await read_until([] { return false; });
-  }
-
-  const fcgi::Record* end_request(std::uint16_t id) const {
-    for (const auto& r : received)
-      if (r.record.is(RecordType::EndRequest) && r.record.request_id == id) return &r.record;
-    return nullptr;
-  }
-  std::optional<fcgi::EndRequestBody> end_body(std::uint16_t id) const {
-    const auto* r = end_request(id);
-    if (!r) return std::nullopt;
-    auto b = fcgi::decode_end_request(*r);
-    EXPECT_TRUE(b.ok());
-    return b.value();
-  }
-  const fcgi::Record* first_of(RecordType type) const {
-    for (const auto& r : received)
-      if (r.record.is(type)) return &r.record;
-    return nullptr;
-  }
-  std::string stream(std::uint16_t id, RecordType type) const {
-    const auto* s = streams.find(id, type);
-    return s ? s->data : std::string();
-  }
-  bool stream_ended(std::uint16_t id, RecordType type) const {
-    const auto* s = streams.find(id, type);
-    return s && s->ended;
-  }
-  std::string body(std::uint16_t id) const {
-    return split_head(stream(id, RecordType::Stdout)).second;
-  }
-  std::string head(std::uint16_t id) const {
-    return split_head(stream(id, RecordType::Stdout)).first;
-  }
-
-  net::Socket& socket() { return socket_; }
-
-  std::vector<Received> received;
-  fcgi::StreamAssembler streams;
-  bool eof = false;
-  error_code error;
-
- private:
-  net::Socket socket_;
-  std::vector<char> buffer_ = std::vector<char>(64 * 1024);
-  fcgi::RecordDecoder decoder_;
-};
-
-class FakeBackendTest : public ::testing::Test {
- protected:
-  void start(BackendConfig config = {}) {
-    backend = std::make_unique<FakeBackend>(io, std::move(config));
-    backend->start();
-  }
-
-  /// Runs `body()` with a deadline, then stops the backend so io.run_for returns.
-  template <class F>
-  void run(F&& body, std::chrono::milliseconds limit = 10s) {
-    bool done = false;
-    std::exception_ptr failure;
-    asio::co_spawn(io, body(), [&](std::exception_ptr e) {
-      done = true;
-      failure = e;
-      backend->stop();
-    });
-    io.run_for(limit);
-    EXPECT_TRUE(done) << "the test coroutine did not finish within " << limit.count() << " ms";
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "test coroutine threw: " << e.what();
-      }
-    }
-  }
-
-  std::size_t count(std::string_view what) const {
-    return std::count_if(backend->log().begin(), backend->log().end(),
-                         [&](const BackendLogEntry& e) { return e.what == what; });
-  }
-  const BackendLogEntry* find(std::string_view what) const {
-    for (const auto& e : backend->log())
-      if (e.what == what) return &e;
-    return nullptr;
-  }
-
-  asio::io_context io;  // before the backend: the backend goes first
-  std::unique_ptr<FakeBackend> backend;
-};
+class FakeBackendTest : public FakeBackendFixture {};
 
 // ---------------------------------------------------------------- the correct backend
 
@@ -220,11 +33,7 @@ TEST_F(FakeBackendTest, SizeResponseIsExactPatternThenEndRequestComplete) {
   start();
   RawClient c(io);
   constexpr std::uint64_t kSize = 200000;  // several 65535-byte records
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=200000"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=200000"));
   EXPECT_EQ(c.head(1), probe::response_head(200));
   EXPECT_EQ(c.body(1).size(), kSize);
   EXPECT_EQ(c.body(1), probe::pattern(0, kSize));
@@ -445,11 +254,7 @@ TEST_F(FakeBackendTest, AbortRequestEndsSlowResponsePromptly) {
 TEST_F(FakeBackendTest, AbortBeforeParamsCompleteGetsEndRequest) {
   start();
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(begin(1, fcgi::kKeepConn) + encoded(fcgi::make_abort_request(1)));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, begin(1, fcgi::kKeepConn) + encoded(fcgi::make_abort_request(1)));
   EXPECT_TRUE(c.end_request(1));
   EXPECT_FALSE(c.first_of(RecordType::Stdout));
 }
@@ -459,11 +264,7 @@ TEST_F(FakeBackendTest, EchoReturnsTheRequestBody) {
   RawClient c(io);
   std::string upload;
   for (int i = 0; i < 300000; ++i) upload.push_back(static_cast<char>((i * 7 + i / 251) & 0xff));
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "echo=1&chunk=50000", upload));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "echo=1&chunk=50000", upload));
   EXPECT_EQ(c.body(1).size(), upload.size());
   EXPECT_TRUE(c.body(1) == upload);
   const auto* stdin_entry = find("stdin_terminator_received");
@@ -475,11 +276,7 @@ TEST_F(FakeBackendTest, DefaultBodyListsParamsAndStdinDigest) {
   start();
   RawClient c(io);
   const std::string upload = "hello, backend";
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "status=201", upload));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "status=201", upload));
   EXPECT_EQ(c.head(1), probe::response_head(201));
   const auto body = c.body(1);
   EXPECT_NE(body.find("REQUEST_METHOD=POST\n"), std::string::npos) << body;
@@ -492,11 +289,7 @@ TEST_F(FakeBackendTest, DefaultBodyListsParamsAndStdinDigest) {
 TEST_F(FakeBackendTest, BadQueryValueGets400) {
   start();
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=lots"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=lots"));
   EXPECT_EQ(c.head(1).rfind("Status: 400", 0), 0u) << c.head(1);
   EXPECT_NE(c.body(1).find("size"), std::string::npos) << c.body(1);
   EXPECT_TRUE(c.end_request(1));
@@ -505,11 +298,7 @@ TEST_F(FakeBackendTest, BadQueryValueGets400) {
 TEST_F(FakeBackendTest, StderrBytesGoToTheStderrStream) {
   start();
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=10&stderr=70000"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=10&stderr=70000"));
   EXPECT_EQ(c.stream(1, RecordType::Stderr), std::string(70000, 'E'));
   EXPECT_TRUE(c.stream_ended(1, RecordType::Stderr));
   EXPECT_EQ(c.body(1), probe::pattern(0, 10));
@@ -518,11 +307,7 @@ TEST_F(FakeBackendTest, StderrBytesGoToTheStderrStream) {
 TEST_F(FakeBackendTest, ChunkedPiecesArriveInOrderAndApart) {
   start();
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=4096&chunk=1024&delay_ms=60"));
-    co_await c.read_until_end_request(1);
-  });
+  exchange(c, request(1, "size=4096&chunk=1024&delay_ms=60"));
   // The head is the first STDOUT record; each body piece is its own record.
   std::vector<const Received*> pieces;
   bool head_seen = false;
@@ -651,11 +436,7 @@ TEST_F(FakeBackendTest, FaultCloseAtParamsReceivedClosesBeforeAnyStdout) {
   config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::close));
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(begin(1) + params(1, "size=10"));
-    co_await c.read_until_closed();
-  });
+  exchange(c, begin(1) + params(1, "size=10"), Until::closed);
   EXPECT_TRUE(c.eof);
   EXPECT_FALSE(c.error) << c.error.message();
   EXPECT_TRUE(c.received.empty());
@@ -669,11 +450,7 @@ TEST_F(FakeBackendTest, FaultResetAtParamsReceivedSendsRst) {
   config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::reset));
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(begin(1) + params(1, "size=10"));
-    co_await c.read_until_closed();
-  });
+  exchange(c, begin(1) + params(1, "size=10"), Until::closed);
   EXPECT_EQ(c.error, asio::error::connection_reset) << c.error.message();
   EXPECT_TRUE(c.received.empty());
   EXPECT_EQ(count("fault:reset"), 1u);
@@ -689,11 +466,7 @@ TEST_F(FakeBackendTest, FaultCloseAtBodyBytesLeavesExactlyThatManyBytes) {
     config.faults.back().bytes = 100000;
     start(config);
     RawClient c(io);
-    run([&]() -> asio::awaitable<void> {
-      co_await c.connect(backend->address());
-      co_await c.send(request(1, query));
-      co_await c.read_until_closed();
-    });
+    exchange(c, request(1, query), Until::closed);
     EXPECT_TRUE(c.eof);
     EXPECT_FALSE(c.error) << c.error.message();
     EXPECT_EQ(c.body(1).size(), 100000u);
@@ -710,12 +483,8 @@ TEST_F(FakeBackendTest, FaultAppliesOnlyToItsRequestIndex) {
   start(config);
   RawClient first(io), second(io);
   run([&]() -> asio::awaitable<void> {
-    co_await first.connect(backend->address());
-    co_await first.send(request(1, "size=10"));
-    co_await first.read_until_closed();
-    co_await second.connect(backend->address());
-    co_await second.send(request(1, "size=10"));
-    co_await second.read_until_closed();
+    co_await send_and_read(first, request(1, "size=10"), Until::closed);
+    co_await send_and_read(second, request(1, "size=10"), Until::closed);
   });
   EXPECT_TRUE(first.end_request(1));
   EXPECT_EQ(first.body(1), probe::pattern(0, 10));
@@ -730,11 +499,7 @@ TEST_F(FakeBackendTest, DelayedFaultActsWhileTheResponseGoesOn) {
   config.faults.back().delay_ms = 150;
   start(config);
   RawClient c(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=100000&chunk=1000&delay_ms=20"));
-    co_await c.read_until_closed();
-  });
+  exchange(c, request(1, "size=100000&chunk=1000&delay_ms=20"), Until::closed);
   EXPECT_TRUE(c.eof);
   EXPECT_GT(c.body(1).size(), 0u);
   EXPECT_LT(c.body(1).size(), 100000u);
