@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "net/address.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "util/sha256.hpp"
 
 namespace fh {
@@ -16,23 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system temp dir, removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "fh_net_util_XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 TEST(net_util_address, RoundTrips) {
   for (std::string_view text :
@@ -88,7 +73,7 @@ TEST(net_util_listen, TcpPortZeroPicksAPort) {
 }
 
 TEST(net_util_listen, UnixSocketAndStaleFile) {
-  TempDir dir;
+  TempDir dir("fh_net_util");
   const std::string path = (dir.path() / "backend.sock").string();
   {
     std::ofstream stale(path);  // a leftover file where the socket goes

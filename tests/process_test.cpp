@@ -15,6 +15,7 @@
 
 #include "peers/peer.hpp"
 #include "peers/process.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fh::peers {
 namespace {
@@ -23,22 +24,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "fh_process_XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 bool proc_exists(pid_t pid) {
   return fs::exists("/proc/" + std::to_string(pid));
@@ -137,7 +123,7 @@ TEST(process_core, ReapOrphansKeepsTrackedStatuses) {
 }
 
 TEST(process_core, GraceThenSigkillForATermIgnoringChild) {
-  TempDir dir;
+  TempDir dir("fh_process");
   const fs::path log = dir.path() / "log";
   // Ignored signals survive exec, so the sleep ignores TERM too; "ready" says the trap is set.
   Process p = Process::start(sh("trap '' TERM; echo ready; exec sleep 30", log));
@@ -162,7 +148,7 @@ TEST(process_core, FrozenGroupStillStopsGracefully) {
 }
 
 TEST(process_core, LogCapturesStdoutAndStderr) {
-  TempDir dir;
+  TempDir dir("fh_process");
   const fs::path log = dir.path() / "peer.log";
   Process p = Process::start(sh("echo to-stdout; echo to-stderr >&2; read x; echo stdin=$x", log));
   ASSERT_TRUE(eventually([&] { return !p.running(); }));
@@ -173,7 +159,7 @@ TEST(process_core, LogCapturesStdoutAndStderr) {
 }
 
 TEST(process_core, MinimalEnvironmentAndCwd) {
-  TempDir dir;
+  TempDir dir("fh_process");
   ::setenv("FH_PROCESS_TEST_LEAK", "1", 1);
   ProcessSpec spec = sh("env; pwd", dir.path() / "env.log");
   spec.cwd = dir.path();
@@ -282,7 +268,7 @@ TEST(process_ports, WaitTcpReadyPumpsAndSeesTheListener) {
 }
 
 TEST(process_ports, WaitReadyOnUnixSocket) {
-  TempDir dir;
+  TempDir dir("fh_process");
   boost::asio::io_context io;
   const auto address = net::Address::unix_socket((dir.path() / "s.sock").string());
   EXPECT_FALSE(wait_tcp_ready(address, 20ms, {}));

@@ -13,6 +13,7 @@
 
 #include "peers/backends.hpp"
 #include "probe/probe_contract.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "util/sha256.hpp"
 
 namespace fh::peers {
@@ -22,22 +23,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "fh_real_backend_XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 std::string sha256(std::string_view data) {
   util::Sha256 h;
@@ -82,7 +68,7 @@ TEST_P(RealBackend, ServesTheProbeContractAndLeavesNothingRunning) {
   ASSERT_TRUE(info.installed) << c.kind << ": " << info.missing_reason
                               << " (ci/install-peers.sh installs every peer)";
 
-  TempDir dir;
+  TempDir dir("fh_real_backend");
   PeerOptions options;
   options.run_dir = dir.path();
   options.listen = c.unix_socket ? net::Address::unix_socket((dir.path() / "b.sock").string())
@@ -186,7 +172,7 @@ TEST(real_backends, CatalogueNamesEveryKindWithVersionOrPackage) {
 }
 
 TEST(real_backends, UnknownKindAndKnobAreErrorsNamingTheValidOnes) {
-  TempDir dir;
+  TempDir dir("fh_real_backend");
   PeerOptions options;
   options.run_dir = dir.path();
   try {
@@ -206,7 +192,7 @@ TEST(real_backends, UnknownKindAndKnobAreErrorsNamingTheValidOnes) {
 }
 
 TEST(real_backends, PhpFpmKnobsReachThePoolConfig) {
-  TempDir dir;
+  TempDir dir("fh_real_backend");
   PeerOptions options;
   options.run_dir = dir.path();
   options.listen = net::Address::tcp("127.0.0.1", 0);  // the adapter picks the port
@@ -224,7 +210,7 @@ TEST(real_backends, PhpFpmKnobsReachThePoolConfig) {
 TEST(real_backends, PhpCgiMaxRequestsEndsTheProcess) {
   // PHP_FCGI_CHILDREN=0: one php-cgi that exits after PHP_FCGI_MAX_REQUESTS requests and is
   // not restarted (real-peers.md §3). The readiness probe is request 1.
-  TempDir dir;
+  TempDir dir("fh_real_backend");
   PeerOptions options;
   options.run_dir = dir.path();
   options.listen = net::Address::tcp("127.0.0.1", 0);
