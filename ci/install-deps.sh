@@ -2,6 +2,8 @@
 # Installs the build and test dependencies (Debian 12 packages) that are missing.
 # Idempotent and quiet when everything is already there. Needs root (or sudo) to install.
 set -euo pipefail
+# shellcheck source=ci/apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -13,17 +15,10 @@ packages=(
   libbenchmark-dev          # bench/ (built with -DFH_BENCH=ON)
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
-    missing+=("$p")
-  fi
-done
+apt_find_missing "${packages[@]}"
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
+apt_prepare
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

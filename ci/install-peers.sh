@@ -3,6 +3,8 @@
 # package names from docs/reference real-peers.md §0. Idempotent and quiet when all is there.
 # Needs root (or sudo) to install.
 set -euo pipefail
+# shellcheck source=ci/apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 packages=(
   # gateways
@@ -14,18 +16,11 @@ packages=(
   tcpdump strace tshark
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
-    missing+=("$p")
-  fi
-done
+apt_find_missing "${packages[@]}"
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing peers: ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
+apt_prepare
 
 # Packaged services must not start (they would take ports 80/9000 and outlive the run); the
 # image's policy-rc.d does that today, but CI must not rely on it (real-peers.md §0).
