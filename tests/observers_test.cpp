@@ -74,6 +74,26 @@ TEST(observers_tcp, ParsesEthernetIpv4Tcp) {
   EXPECT_EQ(s->packet, 3u);
 }
 
+TEST(observers_tcp, ParsesIpv6) {
+  obs::Packet v4 = frame(40000, 9000, 9, PSH | ACK, "v6!");
+  // Same TCP header and payload behind Ethernet type 0x86dd and a 40-byte IPv6 header, ::1 -> ::1.
+  std::string ip(40, '\0');
+  ip[0] = 0x60;
+  const std::string tcp_and_payload = v4.data.substr(34);
+  ip[4] = static_cast<char>(tcp_and_payload.size() >> 8);
+  ip[5] = static_cast<char>(tcp_and_payload.size() & 0xff);
+  ip[6] = 6;
+  ip[7] = 64;
+  ip[23] = ip[39] = 1;
+  obs::Packet v6;
+  v6.data = std::string(12, '\0') + "\x86\xdd" + ip + tcp_and_payload;
+  v6.wire_length = static_cast<std::uint32_t>(v6.data.size());
+  auto s = obs::parse_tcp_segment(v6, 0, 1);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->source.to_string(), "[::1]:40000");
+  EXPECT_EQ(s->payload, "v6!");
+}
+
 TEST(observers_tcp, OutOfOrderRetransmittedAndWrappingSequence) {
   // ISN 2^32 - 3: the stream's sequence numbers wrap after two bytes.
   const std::uint32_t isn = 0xfffffffdu;
@@ -203,6 +223,22 @@ TEST(observers_decode, HttpFramingCompleteAndTruncated) {
                                              "http_response_complete:3",  "http_response_head:200",
                                              "http_response_truncated:4", "tcp_rst:0"};
   EXPECT_EQ(seen, expected);
+}
+
+TEST(observers_decode, UnreadableContentLengthIsTruncatedNotAThrow) {
+  const std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nab";
+  std::vector<obs::Packet> packets = {frame(40000, 8080, 1, SYN, ""),
+                                      frame(8080, 40000, 1, SYN | ACK, ""),
+                                      frame(40000, 8080, 2, PSH | ACK, "GET / HTTP/1.1\r\n\r\n"),
+                                      frame(8080, 40000, 2, PSH | ACK | FIN, resp)};
+  obs::Reassembler tcp({8080});
+  tcp.add_all(packets, 1);
+  obs::WireDecoder wire({0, 8080});
+  wire.decode(tcp);
+  ASSERT_FALSE(wire.events().empty());
+  bool truncated = false;
+  for (const auto& e : wire.events()) truncated |= e.name == "http_response_truncated";
+  EXPECT_TRUE(truncated);
 }
 
 TEST(observers_pcapng, WritesBlocksTsharkCanRead) {
@@ -492,6 +528,10 @@ TEST(observers_live, PublishesOnTheRunClock) {
   EXPECT_LT(std::abs(skew_ms), 50.0) << "wire vs backend clock skew " << skew_ms << " ms";
   for (std::size_t i = before; i < chain.bus.log().size(); ++i)
     EXPECT_EQ(chain.bus.log()[i].party, "wire");
+  obs::publish_capture_stats(chain.bus, chain.stats);
+  const auto* stopped = chain.bus.nth({"wire", "capture_stopped"}, 1);
+  ASSERT_NE(stopped, nullptr);
+  EXPECT_EQ(stopped->value, 0u) << stopped->detail;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <string_view>
 
 #include "codec/fcgi.hpp"
@@ -34,6 +35,17 @@ std::string lower(std::string_view text) {
   std::string out(text);
   for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return out;
+}
+
+// A Content-Length value (RFC 9110 §8.6): digits only; nullopt when malformed or absurd.
+std::optional<std::uint64_t> parse_length(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(ch - '0');
+  }
+  return value;
 }
 
 struct HttpHead {
@@ -320,7 +332,9 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
         if (!walk.complete) break;
         pos = walk.end;
       } else if (auto it = head->headers.find("content-length"); it != head->headers.end()) {
-        pos += std::stoull("0" + it->second);
+        auto length = parse_length(it->second);
+        if (!length) break;  // cannot find the next request
+        pos += *length;
       }
     }
   }
@@ -374,7 +388,12 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
       add(at->ts_us, at->packet, "http_response_complete", number, 0, walk.body_bytes, framing);
       pos = walk.end;
     } else if (length != head->headers.end()) {
-      const std::uint64_t want = std::stoull("0" + length->second);
+      const auto parsed = parse_length(length->second);
+      if (!parsed) {
+        truncated(0, "unreadable Content-Length \"" + length->second + "\"");
+        return;
+      }
+      const std::uint64_t want = *parsed;
       const std::uint64_t have = d.data.size() - pos;
       if (have < want) {
         truncated(have, framing + ": " + std::to_string(have) + " body bytes");
@@ -392,6 +411,11 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
       return;
     }
   }
+}
+
+void publish_capture_stats(events::Bus& bus, const CaptureStats& stats) {
+  bus.publish("wire", "capture_stopped", 0, 0, stats.dropped + stats.if_dropped + stats.truncated,
+              stats.to_string());
 }
 
 void WireDecoder::publish_to(events::Bus& bus, events::Clock::time_point steady_origin,

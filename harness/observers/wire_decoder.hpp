@@ -24,6 +24,9 @@
 //   http_response_complete     value body bytes; the framing (Content-Length, chunked, close)
 //                              completed
 //   http_response_truncated    value body bytes; detail what was missing
+//   tcp_hole                   bytes never captured in a direction (value: how many at least)
+//   capture_stopped            publish_capture_stats(): value = packets lost (dropped by the
+//                              kernel or interface, or truncated); nonzero must make the run ERROR
 #pragma once
 
 #include <chrono>
@@ -98,5 +101,8 @@ class WireDecoder {
   std::vector<WireEvent> events_;
   std::uint64_t stdout_body_bytes_ = 0;
 };
+
+/// Publishes wire.capture_stopped now: value = packets lost, detail = stats.to_string().
+void publish_capture_stats(events::Bus& bus, const CaptureStats& stats);
 
 }  // namespace fh::observers
