@@ -765,6 +765,10 @@ class Forward {
       co_return;
     }
     if (hold_) {  // the whole request at once
+      // No body: the empty STDIN still ends the request, in the same write (as nginx does).
+      if (stdin_.empty() && traits_.terminator_with_last_data &&
+          config().stdin_terminator.count > 0)
+        terminator_pending_ = true;
       const bool terminated = terminator_pending_;
       if (terminated) append_terminator();
       if (!co_await flush(true)) co_return;
