@@ -123,8 +123,10 @@ RunResult run_scenario(const scenario::Scenario& s) {
                         bus};
     std::vector<asio::cancellation_signal> cancel(n);
     std::exception_ptr harness_failure;
+    bool tearing_down = false;
     auto on_done = [&](std::exception_ptr e) {
-      if (e && !harness_failure) harness_failure = e;
+      // An exception from a coroutine the teardown cancelled is the cancellation itself.
+      if (e && !harness_failure && !tearing_down) harness_failure = e;
     };
     if (s.parallel) {
       for (auto& group : client.connections())
@@ -148,6 +150,7 @@ RunResult run_scenario(const scenario::Scenario& s) {
     const auto finished_in_time = client.finished;
 
     // Teardown: cancel the client, close both fakes, let every coroutine finish.
+    tearing_down = true;
     for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
     topology.stop();
     io.restart();
