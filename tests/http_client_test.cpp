@@ -928,7 +928,7 @@ TEST(http_client, ScenarioClientKeysAreValidated) {
       {"{abort: {do: close}}", "client.abort: missing required key 'at'"},
       {"{abort: {at: head}}", "client.abort.at: expected one of connected, request_sent"},
       {"{abort: {at: response_head, do: rst}}", "client.abort.do: expected one of close, reset"},
-      {"{abort: {at: {event: headers_sent}}}", "expected party.event_name"},
+      {"{abort: {at: {event: headers_sent}}}", "expected an event as party.name"},
       {"{abort: {at: {body_bytes: 1, event: client.x}}}", "expected exactly one of"},
       {"{abort: {at: {body_bytes: 1, nth: 2}}}", "nth only applies to event"},
       {"{body_pace: {bytes: 10}}", "client.body_pace: missing required key 'every_ms'"},

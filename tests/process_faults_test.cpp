@@ -212,7 +212,7 @@ TEST(ProcessFaults, LoaderRejectsBadFaultsWithFileLineColumn) {
 
   e = load_error(head + "    process_faults:\n      - {at: response_head, do: kill}\n" + tail);
   EXPECT_NE(e.find("inline.yaml:7:"), std::string::npos) << e;
-  EXPECT_NE(e.find("party.event"), std::string::npos) << e;
+  EXPECT_NE(e.find("party.name"), std::string::npos) << e;
 
   e = load_error(head + "    process_faults:\n      - {at: {after_ms: 10}, do: kill, for_ms: 3}\n" +
                  tail);

@@ -188,7 +188,7 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
       {head + "requests: [{probe: {size: 1}}\n", "s.yaml:", "YAML syntax"},
       {"- a\n- b\n", "s.yaml:1:1", "must be a mapping"},
       {head + "requests: [{}]\nexpect: [{grade: PASS}]\nchecks: [{that: backend}]\n", "s.yaml:5:17",
-       "party.event"},
+       "party.name"},
       {head +
            "requests: [{}]\nexpect: [{grade: PASS}]\nchecks: [{that: backend.x, within_ms: 5}]\n",
        "s.yaml:5:10", "go together"},

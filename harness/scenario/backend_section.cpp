@@ -45,11 +45,7 @@ std::vector<std::string> names_of(const auto& map) {
 // "party.name" as the bus selects events; both halves required.
 std::string read_selector(const YAML::Node& node, const std::string& file,
                           const std::string& what) {
-  const auto text = as_string(node, file, what);
-  const auto dot = text.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == text.size())
-    bad_value(node, file, what, "an event as party.name (e.g. gateway.stdin_terminator_sent)");
-  return text;
+  return as_event(node, file, what).to_string();
 }
 
 void read_at(const YAML::Node& at, const std::string& file, fake::BackendFault& fault) {

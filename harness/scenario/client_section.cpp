@@ -32,12 +32,7 @@ client::Anchor read_anchor(const YAML::Node& node, const std::string& file,
       a.bytes = as_size(r.get("body_bytes"), file, what + ".body_bytes");
     } else {
       a.kind = Kind::event;
-      const auto text = as_string(r.get("event"), file, what + ".event");
-      if (!std::regex_match(text, std::regex("(client|gateway|backend)\\.[a-z0-9_]+")))
-        bad_value(r.get("event"), file, what + ".event",
-                  "party.event_name with party client, gateway or backend "
-                  "(e.g. backend.headers_sent)");
-      a.event = events::Selector::parse(text);
+      a.event = as_event(r.get("event"), file, what + ".event");
       if (r.has("nth")) {
         a.nth = static_cast<std::uint32_t>(as_uint(r.get("nth"), file, what + ".nth", UINT32_MAX));
         if (a.nth == 0) bad_value(r.get("nth"), file, what + ".nth", "a 1-based count");
@@ -91,13 +86,7 @@ client::ReadFault read_read(const YAML::Node& node, const std::string& file) {
   client::ReadFault f;
   f.at = read_when(r, "client.read", false);
   if (r.has("pause_ms")) f.pause_ms = positive_ms(r, "pause_ms", "client.read");
-  if (r.has("until")) {
-    const auto text = as_string(r.get("until"), file, "client.read.until");
-    if (!std::regex_match(text, std::regex("(client|gateway|backend|harness)\\.[a-z0-9_]+")))
-      bad_value(r.get("until"), file, "client.read.until",
-                "party.event_name, e.g. gateway.backend_read_paused");
-    f.until = events::Selector::parse(text);
-  }
+  if (r.has("until")) f.until = as_event(r.get("until"), file, "client.read.until");
   if (r.has("bytes") != r.has("every_ms"))
     throw ScenarioError(r.mark(), "client.read: bytes and every_ms go together");
   if (r.has("bytes")) {

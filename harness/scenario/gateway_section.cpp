@@ -10,16 +10,7 @@ using namespace yaml;
 // "party.event" or "event" (any party): a barrier on the run's event bus.
 events::Selector read_anchor(const YAML::Node& node, const std::string& file,
                              const std::string& what) {
-  const auto text = as_string(node, file, what);
-  const auto selector = events::Selector::parse(text);
-  const bool party_ok = selector.party.empty() || selector.party == "client" ||
-                        selector.party == "gateway" || selector.party == "backend";
-  const bool name_ok = !selector.name.empty() &&
-                       selector.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_:") ==
-                           std::string::npos;
-  if (!party_ok || !name_ok)
-    bad_value(node, file, what, "an event as party.event_name (party: client, gateway, backend)");
-  return selector;
+  return as_event(node, file, what, /*any_party=*/true);
 }
 
 std::size_t as_positive_size(const YAML::Node& node, const std::string& file,

@@ -103,21 +103,11 @@ std::vector<Expectation> read_expectations(const YAML::Node& node, const std::st
   return out;
 }
 
-events::Selector read_selector(const YAML::Node& node, const std::string& file,
-                               const std::string& what) {
-  const auto text = as_string(node, file, what);
-  static const std::regex kSelector("(client|gateway|backend|wire|harness)\\.[a-z0-9_]+");
-  if (!std::regex_match(text, kSelector))
-    bad_value(node, file, what,
-              "party.event, e.g. backend.end_request_sent (parties: client, gateway, backend)");
-  return events::Selector::parse(text);
-}
-
 EventCheck read_check(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "check");
   EventCheck c;
   c.mark = r.mark();
-  c.that = read_selector(r.require("that"), file, "that");
+  c.that = as_event(r.require("that"), file, "that");
   if (r.has("detail_contains"))
     c.detail_contains = as_string(r.get("detail_contains"), file, "detail_contains");
   if (r.has("count")) {
@@ -138,12 +128,11 @@ EventCheck read_check(const YAML::Node& node, const std::string& file) {
   if (r.has("after") != r.has("within_ms"))
     throw ScenarioError(r.mark(), "check: 'after' and 'within_ms' go together");
   if (r.has("after")) {
-    c.after = read_selector(r.get("after"), file, "after");
+    c.after = as_event(r.get("after"), file, "after");
     c.within_ms = as_ms(r.get("within_ms"), file, "within_ms");
   }
-  if (r.has("before")) c.before = read_selector(r.get("before"), file, "before");
-  if (r.has("value_equals"))
-    c.value_equals = read_selector(r.get("value_equals"), file, "value_equals");
+  if (r.has("before")) c.before = as_event(r.get("before"), file, "before");
+  if (r.has("value_equals")) c.value_equals = as_event(r.get("value_equals"), file, "value_equals");
   if (r.has("otherwise")) {
     auto grade = parse_verdict(as_string(r.get("otherwise"), file, "otherwise"));
     if (!grade || *grade == Verdict::pass || *grade == Verdict::error || *grade == Verdict::skip)
@@ -387,6 +376,11 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     s.expected_verdict = Verdict::fail;
   }
   if (r.has("parallel")) s.parallel = as_bool(r.get("parallel"), file, "parallel");
+  if (r.has("observe")) {
+    MapReader o(r.get("observe"), file, "observe");
+    if (o.has("wire")) s.observe.wire = as_bool(o.get("wire"), file, "observe.wire");
+    o.finish();
+  }
   r.get("variants");  // handled by the caller
   if (r.has("topology")) {
     MapReader t(r.get("topology"), file, "topology");

@@ -41,11 +41,7 @@ ProcessFault read_process_fault(const YAML::Node& node, const std::string& file)
     f.after_ms = as_ms(a.require("after_ms"), file, "at.after_ms");
     a.finish();
   } else {
-    const auto text = as_string(at, file, "at");
-    const auto dot = text.find('.');
-    if (dot == std::string::npos || dot == 0 || dot + 1 == text.size())
-      bad_value(at, file, "at", "party.event (client.response_head) or {after_ms: N}");
-    f.at = events::Selector::parse(text);
+    f.at = as_event(at, file, "at");
   }
   if (r.has("nth")) {
     if (!f.at) throw ScenarioError(mark_of(r.get("nth"), file), "nth: only with at: party.event");

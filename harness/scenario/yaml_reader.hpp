@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "events/bus.hpp"
 #include "scenario/loader.hpp"
 
 namespace fh::scenario::yaml {
@@ -176,6 +178,20 @@ inline std::vector<std::string> string_or_list(const YAML::Node& node, const std
     bad_value(node, file, what, "a string or a list of strings");
   }
   return out;
+}
+
+/// A bus event named as party.name (parties: client, gateway, backend, harness, wire); with
+/// `any_party`, a bare name matches that event of any party.
+inline events::Selector as_event(const YAML::Node& node, const std::string& file,
+                                 const std::string& what, bool any_party = false) {
+  const auto text = as_string(node, file, what);
+  static const std::regex kQualified("(client|gateway|backend|harness|wire)\\.[a-z0-9_:]+");
+  static const std::regex kBare("[a-z0-9_:]+");
+  if (!std::regex_match(text, kQualified) && !(any_party && std::regex_match(text, kBare)))
+    bad_value(node, file, what,
+              "an event as party.name, e.g. gateway.stdin_terminator_sent (parties: client, "
+              "gateway, backend, harness, wire)");
+  return events::Selector::parse(text);
 }
 
 }  // namespace fh::scenario::yaml
