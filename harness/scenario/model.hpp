@@ -121,6 +121,13 @@ struct BackendDef {
   bool is_fake() const { return kind == kFakeKind; }
 };
 
+/// What the run observes besides the parties' own events.
+struct ObserveDef {
+  /// Capture the run's TCP legs on lo (pcap) and publish the decoded `wire.*` events.
+  /// Unix-socket legs are invisible to pcap.
+  bool wire = false;
+};
+
 struct Scenario {
   std::string id;       // unique in a run; the file's stem unless `id:` says otherwise
   std::string file;     // as given on the command line / found in a folder
@@ -135,6 +142,7 @@ struct Scenario {
   std::optional<Verdict> expected_verdict;
   std::string emulates;   // which bug, for people ("lighttpd #2796")
   bool parallel = false;  // all requests start together instead of in turn
+  ObserveDef observe;
   GatewayDef gateway;
   BackendDef backend;
   std::vector<RequestDef> requests;
