@@ -10,8 +10,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <sstream>
 
+#include "observers/pcap_capture.hpp"
+#include "observers/tcp_reassembly.hpp"
+#include "observers/wire_decoder.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/topology.hpp"
 
@@ -94,6 +99,8 @@ struct ClientDriver {
 RunResult run_scenario(const scenario::Scenario& s) {
   RunResult result;
   const auto started = Clock::now();
+  // The wire's packet times are system-clock; both origins taken together line them up.
+  const auto started_system = std::chrono::system_clock::now();
   if (s.skip) {
     result.verdict = Verdict::skip;
     result.reason = *s.skip;
@@ -112,6 +119,28 @@ RunResult run_scenario(const scenario::Scenario& s) {
       return result;
     }
     topology.start();
+
+    // The wire observer: every TCP leg of the run (pcap cannot see unix-socket legs), from
+    // before the client's first SYN until the client is done.
+    std::unique_ptr<observers::PcapCapture> capture;
+    observers::WireRoles wire_roles;
+    std::vector<std::uint16_t> wire_ports;
+    if (s.observe.wire) {
+      wire_roles.gateway_port = topology.gateway_address().port;
+      wire_ports.push_back(wire_roles.gateway_port);
+      if (topology.backend_address().is_tcp()) {
+        wire_roles.backend_port = topology.backend_address().port;
+        wire_ports.push_back(wire_roles.backend_port);
+      }
+      capture = std::make_unique<observers::PcapCapture>();
+      try {
+        capture->start(wire_ports);
+      } catch (const observers::CaptureError& e) {
+        throw std::runtime_error(std::string("observe: {wire: true}: the capture on lo could not "
+                                             "start (it needs root or CAP_NET_RAW): ") +
+                                 e.what());
+      }
+    }
 
     const std::size_t n = s.requests.size();
     ClientDriver client{s,
@@ -149,6 +178,15 @@ RunResult run_scenario(const scenario::Scenario& s) {
     const auto snapshot = client.exchanges;
     const auto finished_in_time = client.finished;
 
+    // The capture ends before the teardown, so the teardown's closes are not the run's.
+    std::optional<observers::CaptureStats> wire_stats;
+    if (capture) {
+      // A moment for the segments the client's last read raced with (the backend's FIN).
+      const auto settle = Clock::now() + std::chrono::milliseconds(20);
+      while (!harness_failure && !io.stopped() && Clock::now() < settle) io.run_one_until(settle);
+      wire_stats = capture->stop();
+    }
+
     // Teardown: cancel the client, close both fakes, let every coroutine finish.
     tearing_down = true;
     for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
@@ -171,8 +209,25 @@ RunResult run_scenario(const scenario::Scenario& s) {
       result.requests.push_back(std::move(r));
     }
 
-    // Timeline: every party's events on the run's clock, in publication order.
-    for (const auto& e : bus.log()) {
+    // The wire's events join the bus before any check is judged.
+    std::vector<events::Event> log = bus.log();
+    if (capture) {
+      observers::Reassembler tcp(wire_ports);
+      tcp.add_all(capture->packets(), capture->linktype());
+      observers::WireDecoder decoder(wire_roles);
+      decoder.decode(tcp);
+      decoder.publish_to(bus, started, started_system);
+      observers::publish_capture_stats(bus, *wire_stats);
+      // Packet times are interleaved with the parties' by time (a stable sort keeps each
+      // party's own order).
+      log = bus.log();
+      std::stable_sort(log.begin(), log.end(),
+                       [](const events::Event& a, const events::Event& b) { return a.at < b.at; });
+    }
+
+    // Timeline: every party's events on the run's clock, in publication order (wire events
+    // placed by their packets' times).
+    for (const auto& e : log) {
       std::string text =
           e.party + (e.party.size() < 7 ? std::string(7 - e.party.size(), ' ') : "") + "  ";
       if (e.connection) text += "conn " + std::to_string(e.connection) + " ";
@@ -181,7 +236,7 @@ RunResult run_scenario(const scenario::Scenario& s) {
       if (!e.detail.empty()) text += " (" + e.detail + ")";
       result.timeline.push_back(timeline_line(bus.ms_since_origin(e.at), text));
     }
-    result.events = bus.log();
+    result.events = log;
 
     // The scenario's verdict is the worst of its requests' and its checks'.
     std::vector<std::pair<Verdict, std::string>> verdicts;
@@ -196,6 +251,12 @@ RunResult run_scenario(const scenario::Scenario& s) {
     for (const auto& [v, reason] : verdicts)
       if (v == result.verdict) reasons += (reasons.empty() ? "" : "\n") + reason;
     result.reason = reasons;
+    if (wire_stats && wire_stats->lost_packets()) {
+      result.verdict = Verdict::error;
+      result.reason = "the wire capture lost packets (" + wire_stats->to_string() +
+                      "): the wire events have holes, nothing can be judged from them\n" +
+                      result.reason;
+    }
     if (!drained) {
       result.verdict = Verdict::error;
       result.reason =

@@ -96,6 +96,7 @@ void Topology::start() {
                  scenario_.backend.kind + " " + backend_address.to_string());
   }
   if (unix_backend) ::chmod(backend_address.path.c_str(), 0666);
+  backend_address_ = backend_address;
 
   if (scenario_.gateway.is_fake()) {
     fake::GatewayConfig config = scenario_.gateway.fake;

@@ -33,6 +33,8 @@ class Topology {
   /// waited for while the io_context keeps the fakes going. Throws on failure.
   void start();
   net::Address gateway_address() const;
+  /// Where the gateway reaches the backend (TCP on loopback or a unix socket); after start().
+  net::Address backend_address() const { return backend_address_; }
 
   /// Stops the gateway, then the backend: fakes close their sockets (their coroutines end once
   /// the io_context runs), real programs are stopped and reaped. Idempotent.
@@ -46,6 +48,7 @@ class Topology {
   boost::asio::io_context& io_;
   events::Bus& bus_;
   std::filesystem::path run_dir_;
+  net::Address backend_address_;
   std::unique_ptr<fake::FakeBackend> fake_backend_;
   std::unique_ptr<peers::Peer> real_backend_;
   std::unique_ptr<fake::FakeGateway> fake_gateway_;
