@@ -4,10 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <ostream>
 #include <string>
 
 #include "runner/runner.hpp"
+#include "runner/suite.hpp"
 #include "runner/verdict.hpp"
 #include "scenario/loader.hpp"
 
@@ -102,4 +106,35 @@ TEST(WireObserve, KeyIsValidated) {
   EXPECT_THROW(scenario::load_text(head + "observe: {pcap: true}\n", "d.yaml"),
                scenario::ScenarioError);
   EXPECT_THROW(scenario::load_text(head + "observe: true\n", "e.yaml"), scenario::ScenarioError);
+}
+
+TEST(Artifacts, KeepTimelineCaptureAndRunFolders) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the capture on lo needs root";
+  namespace fs = std::filesystem;
+  const auto root = fs::temp_directory_path() / ("fh-artifacts-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const auto s = load("no-backend-rst.yaml");
+  const auto suite = runner::run_suite({s}, 2, {}, root);
+  ASSERT_EQ(suite.scenarios.size(), 1u);
+  EXPECT_EQ(suite.scenarios[0].verdict, Verdict::pass) << suite.scenarios[0].reason;
+  for (const char* run : {"run-1", "run-2"}) {
+    const auto dir = root / s.display_name() / run;
+    ASSERT_TRUE(fs::exists(dir / "timeline.json")) << dir;
+    std::ifstream timeline(dir / "timeline.json");
+    const std::string json((std::istreambuf_iterator<char>(timeline)), {});
+    EXPECT_NE(json.find("\"party\": \"wire\""), std::string::npos);
+    EXPECT_NE(json.find("\"verdict\": \"PASS\""), std::string::npos);
+    std::ifstream pcapng(dir / "capture.pcapng", std::ios::binary);
+    char magic[4] = {};
+    pcapng.read(magic, 4);
+    EXPECT_EQ(std::string(magic, 4), std::string("\x0a\x0d\x0d\x0a", 4));  // section header
+  }
+  // One run: no run-N folder, and no capture without wire observation.
+  auto plain = load("no-backend-rst.yaml", "observe: {wire: false}");
+  plain.checks.clear();
+  const auto one = runner::run_scenario(plain, {root / "plain"});
+  EXPECT_EQ(one.verdict, Verdict::pass) << one.reason;
+  EXPECT_TRUE(fs::exists(root / "plain" / "timeline.json"));
+  EXPECT_FALSE(fs::exists(root / "plain" / "capture.pcapng"));
+  fs::remove_all(root);
 }

@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
                "diagnostics (spdlog debug) and the timeline of every non-PASS scenario");
 
   std::vector<std::string> paths;
-  std::string filter, json_path, junit_path;
+  std::string filter, json_path, junit_path, artifacts_dir;
   int repeat = 1;
   auto* run = app.add_subcommand("run", "run scenarios and print one verdict line per scenario");
   run->add_option("paths", paths, "scenario files or folders (searched recursively for *.yaml)")
@@ -181,6 +181,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   run->add_option("--json", json_path, "write the JSON result to FILE ('-' for stdout)");
   run->add_option("--junit", junit_path, "write JUnit XML to FILE ('-' for stdout)");
+  run->add_option("--artifacts", artifacts_dir,
+                  "keep each run's evidence under DIR/<id[variant]>/ (run-N/ with --repeat): "
+                  "timeline.json, capture.pcapng (observe: {wire: true}), real programs' "
+                  "configs and logs; by default nothing is kept");
   run->footer("Example: fcgi-harness run scenarios/faults --repeat 20 --json faults.json");
 
   std::vector<std::string> list_paths;
@@ -277,7 +281,8 @@ int main(int argc, char** argv) {
   style.colour = ::isatty(report_on_stdout ? STDERR_FILENO : STDOUT_FILENO) &&
                  std::getenv("NO_COLOR") == nullptr;
   auto suite = fh::runner::run_suite(
-      selected, repeat, [&](const auto& r) { print_scenario(out, r, style, verbose, width); });
+      selected, repeat, [&](const auto& r) { print_scenario(out, r, style, verbose, width); },
+      artifacts_dir);
 
   out << "\n" << suite.scenarios.size() << " scenario(s)";
   if (repeat > 1) out << " x " << repeat << " runs";

@@ -9,7 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -47,6 +50,79 @@ class RunDirectory {
  private:
   std::filesystem::path path_;
 };
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const unsigned char ch : text) {
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (ch < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += static_cast<char>(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+/// timeline.json: the run's events on its clock (ms since the run started).
+void write_timeline_json(const std::filesystem::path& path, const scenario::Scenario& s,
+                         const std::string& verdict, const std::string& reason,
+                         const events::Bus& bus, const std::vector<events::Event>& log) {
+  std::ofstream out(path);
+  out << "{\n  \"scenario\": " << json_string(s.display_name())
+      << ",\n  \"file\": " << json_string(s.file) << ",\n  \"verdict\": " << json_string(verdict)
+      << ",\n  \"reason\": " << json_string(reason) << ",\n  \"events\": [";
+  bool first = true;
+  for (const auto& e : log) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", bus.ms_since_origin(e.at));
+    out << (first ? "\n" : ",\n") << "    {\"ms\": " << ms
+        << ", \"party\": " << json_string(e.party) << ", \"name\": " << json_string(e.name)
+        << ", \"connection\": " << e.connection << ", \"request_id\": " << e.request_id
+        << ", \"value\": " << e.value << ", \"detail\": " << json_string(e.detail) << "}";
+    first = false;
+  }
+  out << (first ? "]\n}\n" : "\n  ]\n}\n");
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+/// Copies the real programs' configs and logs (files or folders in the run folder) under
+/// `to`, keeping their paths relative to the run folder.
+void copy_peer_artefacts(const std::vector<std::filesystem::path>& artefacts,
+                         const std::filesystem::path& run_dir, const std::filesystem::path& to) {
+  namespace fs = std::filesystem;
+  for (const auto& p : artefacts) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) continue;  // a log the program never wrote
+    auto relative = p.lexically_relative(run_dir);
+    if (relative.empty() || *relative.begin() == "..") relative = p.filename();
+    const auto target = to / relative;
+    fs::create_directories(target.parent_path());
+    fs::copy(p, target,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing |
+                 fs::copy_options::copy_symlinks);
+  }
+}
 
 std::string timeline_line(double ms, const std::string& text) {
   std::ostringstream o;
@@ -96,7 +172,7 @@ struct ClientDriver {
 
 }  // namespace
 
-RunResult run_scenario(const scenario::Scenario& s) {
+RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
   RunResult result;
   const auto started = Clock::now();
   // The wire's packet times are system-clock; both origins taken together line them up.
@@ -118,11 +194,44 @@ RunResult run_scenario(const scenario::Scenario& s) {
       result.duration_ms = ms_between(started, Clock::now());
       return result;
     }
-    topology.start();
-
     // The wire observer: every TCP leg of the run (pcap cannot see unix-socket legs), from
     // before the client's first SYN until the client is done.
     std::unique_ptr<observers::PcapCapture> capture;
+
+    // --artifacts: the evidence is copied out before the run folder goes. A run that throws
+    // keeps what there is (the destructor runs before the topology's and the folder's).
+    const auto keep_evidence = [&](const std::string& verdict, const std::string& reason,
+                                   const std::vector<events::Event>& log) {
+      namespace fs = std::filesystem;
+      const auto& to = options.artifacts_dir;
+      fs::create_directories(to);
+      write_timeline_json(to / "timeline.json", s, verdict, reason, bus, log);
+      if (capture) {
+        if (capture->running()) capture->stop();
+        capture->save_pcapng((to / "capture.pcapng").string());
+      }
+      copy_peer_artefacts(topology.artefacts(), dir.path(), to / "peers");
+    };
+    struct EvidenceOnThrow {
+      std::function<void()> keep;
+      bool done = false;
+      ~EvidenceOnThrow() {
+        if (done || !keep) return;
+        try {
+          keep();
+        } catch (const std::exception& e) {
+          spdlog::warn("could not keep the evidence of a failed run: {}", e.what());
+        }
+      }
+    } evidence_on_throw;
+    if (!options.artifacts_dir.empty())
+      evidence_on_throw.keep = [&] {
+        keep_evidence("ERROR", "the run stopped early (setup, harness failure or interrupt)",
+                      bus.log());
+      };
+
+    topology.start();
+
     observers::WireRoles wire_roles;
     std::vector<std::uint16_t> wire_ports;
     if (s.observe.wire) {
@@ -261,6 +370,16 @@ RunResult run_scenario(const scenario::Scenario& s) {
       result.verdict = Verdict::error;
       result.reason =
           "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
+    }
+    if (!options.artifacts_dir.empty()) {
+      evidence_on_throw.done = true;
+      try {
+        keep_evidence(std::string(scenario::verdict_name(result.verdict)), result.reason, log);
+      } catch (const std::exception& e) {
+        result.verdict = Verdict::error;
+        result.reason = std::string("could not keep the run's evidence under ") +
+                        options.artifacts_dir.string() + ": " + e.what() + "\n" + result.reason;
+      }
     }
   } catch (const Interrupted&) {
     // Unwinding stopped every program and removed the run's folder.

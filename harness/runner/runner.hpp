@@ -2,6 +2,7 @@
 // scenario's deadline, tears everything down, and judges what was observed.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct RunResult {
   std::vector<events::Event> events;
 };
 
-RunResult run_scenario(const scenario::Scenario& scenario);
+struct RunOptions {
+  /// When set, the run's evidence is kept here (created if needed): timeline.json (every bus
+  /// event), capture.pcapng (with observe: {wire: true}), and the real programs' configs and
+  /// logs under peers/. Empty: nothing is kept (the run's folder is removed).
+  std::filesystem::path artifacts_dir;
+};
+
+RunResult run_scenario(const scenario::Scenario& scenario, const RunOptions& options = {});
 
 }  // namespace fh::runner

@@ -93,7 +93,8 @@ bool SuiteReport::failed() const {
 }
 
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
-                      const std::function<void(const ScenarioReport&)>& on_scenario) {
+                      const std::function<void(const ScenarioReport&)>& on_scenario,
+                      const std::filesystem::path& artifacts_dir) {
   SuiteReport suite;
   suite.repeat = repeat;
   const auto started = std::chrono::steady_clock::now();
@@ -102,7 +103,12 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
     report.scenario = s;
     std::uint64_t failures = 0;
     for (int i = 0; i < repeat; ++i) {
-      auto run = run_scenario(s);
+      RunOptions options;
+      if (!artifacts_dir.empty()) {
+        options.artifacts_dir = artifacts_dir / s.display_name();
+        if (repeat > 1) options.artifacts_dir /= "run-" + std::to_string(i + 1);
+      }
+      auto run = run_scenario(s, options);
       report.duration_ms += run.duration_ms;
       report.counts[run.verdict]++;
       if (run.verdict == Verdict::fail || run.verdict == Verdict::error) ++failures;

@@ -49,8 +49,11 @@ struct SuiteReport {
   bool failed() const;  // any scenario failed()
 };
 
-/// Runs each scenario `repeat` times; `on_scenario` is called as each one finishes.
+/// Runs each scenario `repeat` times; `on_scenario` is called as each one finishes. With
+/// `artifacts_dir`, each run's evidence is kept under artifacts_dir/<id[variant]>/ (run-N/
+/// below it when repeat > 1).
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
-                      const std::function<void(const ScenarioReport&)>& on_scenario = {});
+                      const std::function<void(const ScenarioReport&)>& on_scenario = {},
+                      const std::filesystem::path& artifacts_dir = {});
 
 }  // namespace fh::runner
