@@ -1,0 +1,133 @@
+// The syscall timeline: strace attached to a real peer's process group, its log parsed into
+// records (process, syscall, fd with its socket endpoints, bytes, result or errno, duration)
+// and published on the run's bus as `syscall:<name>` events of the peer's party. It is how
+// the harness sees what a gateway or backend did on legs pcap cannot see (unix sockets), and
+// which errors the kernel gave it (EPIPE, ECONNRESET, EAGAIN...).
+//
+// strace runs as `strace -f -ttt -T -yy -e trace=... -o LOG -p PID...` (real-peers.md §5b:
+// attaching to nginx workers works; readv is not in the network class, so it is named).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/bus.hpp"
+#include "peers/process.hpp"
+
+namespace fh::observers {
+
+/// One line (or an unfinished/resumed pair) of `strace -f -ttt -T -yy` output.
+struct SyscallRecord {
+  enum class Kind { syscall, signal, exit };
+  Kind kind = Kind::syscall;
+  pid_t pid = 0;     // "[pid N]" or, with -o FILE, a bare "N " prefix; 0 when none (one tracee)
+  double wall = 0;   // -ttt: seconds.micros since the Unix epoch (of the call's start)
+  std::string name;  // "writev"; the signal for Kind::signal ("SIGPIPE"); "exit" otherwise
+  std::string args;  // the argument text as printed, without the parentheses
+
+  // The first argument's fd and its -yy annotation: `12<TCP:[127.0.0.1:41234->127.0.0.1:9000]>`
+  // gives fd 12, fd_type "TCP", endpoints "127.0.0.1:41234->127.0.0.1:9000", local and
+  // remote; `5<UNIX-STREAM:[123->124,"/run/x.sock"]>` gives local "123", remote "124", path.
+  int fd = -1;
+  std::string fd_type;    // "TCP", "TCPv6", "UNIX-STREAM", "pipe", "/dev/null", ...
+  std::string endpoints;  // inside the brackets, as printed
+  std::string local, remote, path;
+  /// connect/bind/sendto: the sockaddr argument, "127.0.0.1:9000" or a unix path.
+  std::string sockaddr;
+
+  std::string result;                  // as printed: "1271", "-1", "?", "12<TCP:[...]>" (accept)
+  std::optional<long long> retval;     // the number, when there is one
+  std::string errno_name;              // "EPIPE", "EAGAIN", ... ; empty on success
+  std::optional<std::uint64_t> bytes;  // read/write/readv/writev/send*/recv*: retval >= 0
+  std::optional<double> duration;      // -T, seconds
+  bool unfinished = false;             // never resumed (strace detached or the process died)
+  int exit_status = 0;                 // Kind::exit: "exited with N" (or -signal if killed)
+
+  /// "fd 12 127.0.0.1:41234->127.0.0.1:9000 = 1271", "fd 9 = -1 EPIPE", ...
+  std::string describe() const;
+};
+
+/// Parses a whole log (strace -f output, possibly interleaving unfinished/resumed lines of
+/// several pids). Lines that are not records ("strace: Process N attached") are ignored.
+std::vector<SyscallRecord> parse_strace(std::string_view text);
+
+/// One complete line (no unfinished/resumed merging: an unfinished line gives a record with
+/// `unfinished` set, a resumed one a record with no args before the resume point). nullopt
+/// for lines that are not records.
+std::optional<SyscallRecord> parse_strace_line(std::string_view line);
+
+/// Parses the -yy annotation `12<TCP:[a->b]>` at the start of `text` into `record`'s fd fields.
+/// Returns the characters consumed (0 when `text` does not start with one).
+std::size_t parse_fd_annotation(std::string_view text, SyscallRecord& record);
+
+class StraceError : public std::runtime_error {
+ public:
+  using runtime_error::runtime_error;
+};
+
+/// "strace not found in PATH ...: apt-get install strace", or nullopt when it is installed.
+std::optional<std::string> strace_missing_reason();
+
+class StraceTimeline {
+ public:
+  struct Options {
+    std::filesystem::path dir;    // where the log goes (the run's folder)
+    std::string stem = "strace";  // LOG = dir/stem.log, strace's own messages dir/stem.err
+    std::string trace = "network,read,write,readv,writev,close,shutdown";
+    unsigned string_limit = 64;  // -s: bytes of each buffer printed
+  };
+
+  explicit StraceTimeline(Options options);
+  StraceTimeline(const StraceTimeline&) = delete;
+  StraceTimeline& operator=(const StraceTimeline&) = delete;
+  ~StraceTimeline();  // stop()
+
+  /// Attaches to every live process of group `pgid` (call once the peer is ready; -f follows
+  /// the children forked later) and returns once each of them shows strace as its TracerPid.
+  /// `pump` runs the run's io_context meanwhile (may be empty). Throws StraceError (strace
+  /// missing, naming the apt package; empty group; not attached within `deadline`, with
+  /// strace's messages).
+  void attach(pid_t pgid, const std::function<void()>& pump,
+              std::chrono::milliseconds deadline = std::chrono::milliseconds(5000));
+  bool attached() const { return strace_.has_value(); }
+  /// The pids traced at attach().
+  const std::vector<pid_t>& pids() const { return pids_; }
+  pid_t tracer_pid() const { return tracer_; }
+
+  /// SIGINT to strace (it detaches; the tracees run on untouched), then reaps it. Idempotent.
+  void stop();
+
+  std::filesystem::path log_path() const;
+  /// The log parsed (call after stop(): strace flushes its output when it exits).
+  std::vector<SyscallRecord> records() const;
+
+  /// Publishes every record as an event of party `role`: name "syscall:<name>" (signals
+  /// "signal:<SIGNAME>", exits "process_exited"), value = bytes or 0 (exits: the pid),
+  /// detail = describe() and the pid, at = the wall time on the run's steady clock
+  /// (steady_origin + (wall - system_origin); capture both origins together). Returns the count.
+  std::size_t publish_to(events::Bus& bus, const std::string& role,
+                         events::Clock::time_point steady_origin,
+                         std::chrono::system_clock::time_point system_origin) const;
+
+ private:
+  Options options_;
+  std::optional<peers::Process> strace_;
+  std::vector<pid_t> pids_;
+  pid_t tracer_ = 0;
+};
+
+/// Publishes `records` as StraceTimeline::publish_to does.
+std::size_t publish_records(const std::vector<SyscallRecord>& records, events::Bus& bus,
+                            const std::string& role, events::Clock::time_point steady_origin,
+                            std::chrono::system_clock::time_point system_origin);
+
+}  // namespace fh::observers
