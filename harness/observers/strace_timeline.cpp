@@ -358,21 +358,15 @@ std::optional<std::string> strace_missing_reason() {
   for (std::string dir; std::getline(dirs, dir, ':');)
     if (!dir.empty() && ::access((fs::path(dir) / "strace").c_str(), X_OK) == 0)
       return std::nullopt;
-  return "strace not found in PATH (syscall timeline): apt-get install strace";
+  return "strace not found in PATH: apt-get install strace";
 }
 
-namespace {
-
-/// The pid tracing `pid` (TracerPid in /proc/PID/status), 0 when none or gone. As in
-/// runner/process_faults.cpp, which keeps its copy private.
 pid_t tracer_of(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);)
     if (line.rfind("TracerPid:", 0) == 0) return static_cast<pid_t>(std::atol(line.c_str() + 10));
   return 0;
 }
-
-}  // namespace
 
 StraceTimeline::StraceTimeline(Options options) : options_(std::move(options)) {}
 

@@ -76,6 +76,9 @@ class StraceError : public std::runtime_error {
 
 /// "strace not found in PATH ...: apt-get install strace", or nullopt when it is installed.
 std::optional<std::string> strace_missing_reason();
+/// The pid tracing `pid` (TracerPid in /proc/PID/status), 0 when none or gone. A process has
+/// at most one tracer, which is why the timeline and syscall faults cannot share a peer.
+pid_t tracer_of(pid_t pid);
 
 class StraceTimeline {
  public:

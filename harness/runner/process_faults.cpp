@@ -1,5 +1,7 @@
 #include "runner/process_faults.hpp"
 
+#include "observers/strace_timeline.hpp"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -34,25 +36,11 @@ int graceful_stop_signal(const std::string& kind, const std::map<std::string, st
 }
 
 std::optional<std::string> strace_missing() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((fs::path(dir) / "strace").c_str(), X_OK) == 0)
-      return std::nullopt;
-  return "strace not found in PATH (syscall_faults): apt-get install strace";
+  if (auto why = observers::strace_missing_reason()) return *why + " (needed by syscall_faults)";
+  return std::nullopt;
 }
 
-namespace {
-
-/// The pid tracing `pid` (TracerPid in /proc/PID/status), 0 when none or gone.
-pid_t tracer_of(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("TracerPid:", 0) == 0) return static_cast<pid_t>(std::atol(line.c_str() + 10));
-  return 0;
-}
-
-}  // namespace
+using observers::tracer_of;
 
 PeerFaults::PeerFaults(boost::asio::io_context& io, events::Bus& bus, peers::Peer& peer,
                        Config config)
