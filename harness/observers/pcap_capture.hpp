@@ -44,7 +44,9 @@ class CaptureError : public std::runtime_error {
 struct CaptureOptions {
   std::string interface = "lo";
   int snaplen = 262144;
-  int buffer_bytes = 64 << 20;  // the kernel ring; a 16 MiB transfer at loopback speed fits
+  // The kernel ring. Slots are sized for the snaplen, so 64 MiB held few enough packets that a
+  // capture thread starved by a busy machine (CI building in parallel) lost some.
+  int buffer_bytes = 256 << 20;
   int poll_timeout_ms = 20;     // pcap_dispatch wakes at least this often, so stop() is prompt
 };
 
