@@ -330,38 +330,45 @@ std::chrono::milliseconds knob_ms(const PeerOptions& options, const std::string&
   return std::chrono::milliseconds(value);
 }
 
-// Renders the optional config template and the command line word by word (a rendered path
-// with spaces stays one word).
-ProcessSpec render_command(const PeerOptions& options, std::map<std::string, std::string> vars,
-                           std::vector<fs::path>& artefacts) {
-  const auto command = knob(options, "command", "");
-  if (command.empty()) throw PeerError("the generic adapters need knob 'command'");
-  vars["run_dir"] = options.run_dir.string();
-  vars["config"] = "";
-  if (const auto config = knob(options, "config", ""); !config.empty()) {
-    fs::path name = fs::path(config).filename();
-    if (name.extension() == ".in") name.replace_extension();
-    vars["config"] = render_file(config, options.run_dir / name, vars).string();
-    artefacts.push_back(vars["config"]);
-  }
-  ProcessSpec spec;
-  for (const auto& word : split_command_line(command)) spec.argv.push_back(render(word, vars));
-  if (spec.argv.empty()) throw PeerError("empty command line");
-  spec.cwd = options.run_dir;
-  return spec;
-}
+// The generic adapters' common part: the command line and config come from knobs.
+class GenericPeer : public CommandPeer {
+ protected:
+  using CommandPeer::CommandPeer;
 
-class GenericGateway final : public CommandPeer {
+  // Renders the optional config template and the command line word by word (a rendered path
+  // with spaces stays one word), and reads the stop knobs: the whole launch of a generic peer.
+  Launch generic_launch(std::map<std::string, std::string> vars) const {
+    const auto command = knob(options_, "command", "");
+    if (command.empty()) throw PeerError("the generic adapters need knob 'command'");
+    Launch launch;
+    vars["run_dir"] = options_.run_dir.string();
+    vars["config"] = "";
+    if (const auto config = knob(options_, "config", ""); !config.empty()) {
+      fs::path name = fs::path(config).filename();
+      if (name.extension() == ".in") name.replace_extension();
+      vars["config"] = render_file(config, options_.run_dir / name, vars).string();
+      launch.artefacts.push_back(vars["config"]);
+    }
+    for (const auto& word : split_command_line(command))
+      launch.spec.argv.push_back(render(word, vars));
+    if (launch.spec.argv.empty()) throw PeerError("empty command line");
+    launch.spec.cwd = options_.run_dir;
+    launch.stop_signal = signal_from_name(knob(options_, "stop_signal", "TERM"));
+    launch.grace = knob_ms(options_, "grace_ms", 3000ms);
+    return launch;
+  }
+};
+
+class GenericGateway final : public GenericPeer {
  public:
   GenericGateway(PeerInfo info, PeerOptions options)
-      : CommandPeer(std::move(info), std::move(options)) {
+      : GenericPeer(std::move(info), std::move(options)) {
     check_knobs(info_.kind, options_.knobs,
                 {"command", "config", "ready_path", "stop_signal", "grace_ms"});
   }
 
  private:
   Launch prepare() override {
-    Launch launch;
     address_ = options_.listen;
     if (!address_.is_tcp()) throw PeerError("generic-gateway: listens on tcp only");
     if (address_.host.empty()) address_.host = "127.0.0.1";
@@ -375,10 +382,7 @@ class GenericGateway final : public CommandPeer {
         {"backend_port", up.is_tcp() ? std::to_string(up.port) : ""},
         {"backend_path", up.is_tcp() ? "" : up.path},
     };
-    launch.spec = render_command(options_, vars, launch.artefacts);
-    launch.stop_signal = signal_from_name(knob(options_, "stop_signal", "TERM"));
-    launch.grace = knob_ms(options_, "grace_ms", 3000ms);
-    return launch;
+    return generic_launch(std::move(vars));
   }
 
   bool wait_ready(std::chrono::milliseconds deadline, const std::function<bool()>& alive) override {
@@ -388,10 +392,10 @@ class GenericGateway final : public CommandPeer {
   }
 };
 
-class GenericBackend final : public CommandPeer {
+class GenericBackend final : public GenericPeer {
  public:
   GenericBackend(PeerInfo info, PeerOptions options)
-      : CommandPeer(std::move(info), std::move(options)) {
+      : GenericPeer(std::move(info), std::move(options)) {
     check_knobs(info_.kind, options_.knobs,
                 {"command", "config", "ready", "stop_signal", "grace_ms"});
     const auto ready = knob(options_, "ready", "fcgi");
@@ -402,7 +406,6 @@ class GenericBackend final : public CommandPeer {
 
  private:
   Launch prepare() override {
-    Launch launch;
     address_ = options_.listen;
     if (address_.is_tcp()) {
       if (address_.host.empty()) address_.host = "127.0.0.1";
@@ -416,10 +419,7 @@ class GenericBackend final : public CommandPeer {
         {"port", address_.is_tcp() ? std::to_string(address_.port) : ""},
         {"path", address_.is_tcp() ? "" : address_.path},
     };
-    launch.spec = render_command(options_, vars, launch.artefacts);
-    launch.stop_signal = signal_from_name(knob(options_, "stop_signal", "TERM"));
-    launch.grace = knob_ms(options_, "grace_ms", 3000ms);
-    return launch;
+    return generic_launch(std::move(vars));
   }
 
   bool wait_ready(std::chrono::milliseconds deadline, const std::function<bool()>& alive) override {
