@@ -34,6 +34,24 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+/// strace prints string arguments in double quotes with backslash escapes. True when the
+/// character at `i` belongs to such a string (then `i` may skip an escaped character).
+bool skip_quoted(std::string_view s, std::size_t& i, bool& quoted) {
+  const char c = s[i];
+  if (quoted) {
+    if (c == '\\')
+      ++i;
+    else if (c == '"')
+      quoted = false;
+    return true;
+  }
+  if (c == '"') {
+    quoted = true;
+    return true;
+  }
+  return false;
+}
+
 /// From `pos`, inside the argument list at depth 1: the position of the ')' that closes it,
 /// skipping quoted strings (with backslash escapes) and nested ([{ }]). npos if unclosed.
 std::size_t find_args_end(std::string_view s, std::size_t pos) {
@@ -41,16 +59,8 @@ std::size_t find_args_end(std::string_view s, std::size_t pos) {
   bool quoted = false;
   for (std::size_t i = pos; i < s.size(); ++i) {
     const char c = s[i];
-    if (quoted) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        quoted = false;
-      continue;
-    }
-    if (c == '"') {
-      quoted = true;
-    } else if (c == '(' || c == '[' || c == '{') {
+    if (skip_quoted(s, i, quoted)) continue;
+    if (c == '(' || c == '[' || c == '{') {
       ++depth;
     } else if (c == ')' || c == ']' || c == '}') {
       if (--depth == 0) return c == ')' ? i : std::string_view::npos;
@@ -181,16 +191,8 @@ std::size_t parse_fd_annotation(std::string_view text, SyscallRecord& record) {
   bool quoted = false;
   for (; i < text.size(); ++i) {
     const char c = text[i];
-    if (quoted) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        quoted = false;
-      continue;
-    }
-    if (c == '"') {
-      quoted = true;
-    } else if (c == '[') {
+    if (skip_quoted(text, i, quoted)) continue;
+    if (c == '[') {
       ++bracket;
     } else if (c == ']') {
       --bracket;
