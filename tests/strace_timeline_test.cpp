@@ -49,7 +49,34 @@ TEST(StraceParser, WritevOnTcpWithEndpointsBytesAndDuration) {
   ASSERT_TRUE(r->duration);
   EXPECT_DOUBLE_EQ(*r->duration, 0.000031);
   EXPECT_TRUE(r->errno_name.empty());
-  EXPECT_EQ(r->describe(), "fd 12 127.0.0.1:41234->127.0.0.1:9000 = 1271");
+  EXPECT_EQ(r->data,
+            "[{iov_base=\"\\1\\1\\0\\1\\0\\10\\0\\0\", iov_len=8}, {iov_base=\"a)b\\\"c\", "
+            "iov_len=1263}], 2");
+  EXPECT_TRUE(r->tampered.empty());
+  EXPECT_EQ(r->describe(), "fd 12 127.0.0.1:41234->127.0.0.1:9000 = 1271 " + r->data);
+}
+
+TEST(StraceParser, InjectedAndDelayedCallsAreMarked) {
+  // A syscall fault on an observed peer: the fault's strace writes the timeline's log.
+  const auto injected = parse_strace_line(
+      "77 1.25 writev(9<TCP:[127.0.0.1:1->127.0.0.1:2]>, [{iov_base=\"\\1\\5\\0\\1\\0\\0\\0\\0\", "
+      "iov_len=8}], 1) = -1 EPIPE (Broken pipe) (INJECTED) <0.000010>");
+  ASSERT_TRUE(injected);
+  EXPECT_EQ(injected->pid, 77);
+  EXPECT_EQ(injected->errno_name, "EPIPE");
+  EXPECT_EQ(injected->tampered, "INJECTED");
+  EXPECT_EQ(injected->describe(),
+            "fd 9 127.0.0.1:1->127.0.0.1:2 = -1 EPIPE (INJECTED) "
+            "[{iov_base=\"\\1\\5\\0\\1\\0\\0\\0\\0\", iov_len=8}], 1");
+  const auto delayed = parse_strace_line(
+      "77 1.5 writev(9<TCP:[127.0.0.1:1->127.0.0.1:2]>, [{iov_base=\"x\", iov_len=1}], 1) = 1 "
+      "(DELAYED) <0.300100>");
+  ASSERT_TRUE(delayed);
+  EXPECT_EQ(delayed->tampered, "DELAYED");
+  ASSERT_TRUE(delayed->bytes);
+  EXPECT_EQ(*delayed->bytes, 1u);
+  ASSERT_TRUE(delayed->duration);
+  EXPECT_DOUBLE_EQ(*delayed->duration, 0.3001);
 }
 
 TEST(StraceParser, ErrnoNamesAndUnixSockets) {
@@ -66,7 +93,8 @@ TEST(StraceParser, ErrnoNamesAndUnixSockets) {
   EXPECT_EQ(epipe->retval, -1);
   EXPECT_EQ(epipe->errno_name, "EPIPE");
   EXPECT_FALSE(epipe->bytes);
-  EXPECT_EQ(epipe->describe(), "fd 5 123->124,\"/tmp/run x/b.sock\" = -1 EPIPE");
+  EXPECT_EQ(epipe->describe(),
+            "fd 5 123->124,\"/tmp/run x/b.sock\" = -1 EPIPE [{iov_base=\"x\", iov_len=1}], 1");
 
   const auto reset = parse_strace_line(
       "[pid 7] 1.5 recvfrom(9<TCPv6:[[::1]:8080->[::1]:5555]>, 0x7ffd, 4096, 0, NULL, NULL) = -1 "
@@ -206,7 +234,7 @@ TEST(StraceParser, RealNginxLinesWithBarePids) {
 TEST(StraceParser, PublishesOnTheRunsSteadyClock) {
   const auto records = parse_strace(
       "[pid 5] 1000.250000 writev(12<TCP:[127.0.0.1:41234->127.0.0.1:9000]>, [], 2) = 1271 "
-      "<0.000031>\n"
+      "<0.100000>\n"
       "[pid 5] 1000.500000 write(12<TCP:[127.0.0.1:41234->127.0.0.1:9000]>, \"\", 0) = -1 EPIPE "
       "(Broken pipe) <0.000002>\n");
   const auto steady = fh::events::Clock::now();
@@ -219,7 +247,8 @@ TEST(StraceParser, PublishesOnTheRunsSteadyClock) {
   EXPECT_EQ(e.name, "syscall:writev");
   EXPECT_EQ(e.value, 1271u);
   EXPECT_EQ(e.detail.rfind("fd 12 127.0.0.1:41234->127.0.0.1:9000 = 1271", 0), 0u) << e.detail;
-  EXPECT_NEAR(bus.ms_since_origin(e.at), 250.0, 0.01);
+  EXPECT_NE(e.detail.find("took 100.000 ms"), std::string::npos) << e.detail;
+  EXPECT_NEAR(bus.ms_since_origin(e.at), 350.0, 0.01);  // when it returned: start + duration
   EXPECT_EQ(bus.log()[1].value, 0u);
   EXPECT_NE(bus.log()[1].detail.find("= -1 EPIPE"), std::string::npos) << bus.log()[1].detail;
   EXPECT_NEAR(bus.ms_since_origin(bus.log()[1].at), 500.0, 0.01);

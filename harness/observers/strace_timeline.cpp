@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -152,6 +153,10 @@ void parse_result(std::string_view tail, SyscallRecord& r) {
     const auto space = rest.find(' ');
     r.errno_name = std::string(rest.substr(0, space));
   }
+  if (rest.find("(INJECTED)") != std::string_view::npos)
+    r.tampered = "INJECTED";
+  else if (rest.find("(DELAYED)") != std::string_view::npos)
+    r.tampered = "DELAYED";
   if (r.retval && *r.retval >= 0 && r.errno_name.empty() && counts_bytes(r.name))
     r.bytes = static_cast<std::uint64_t>(*r.retval);
 }
@@ -289,8 +294,13 @@ std::optional<SyscallRecord> parse_strace_line(std::string_view line) {
     parse_result(line.substr(close + 1), r);
   }
   if (!resumed) {
-    parse_fd_annotation(r.args, r);
+    const auto used = parse_fd_annotation(r.args, r);
     r.sockaddr = parse_sockaddr(r.args);
+    if (counts_bytes(r.name) && used > 0) {
+      auto data = trim(std::string_view(r.args).substr(used));
+      if (starts_with(data, ",")) data = trim(data.substr(1));
+      r.data = std::string(data);
+    }
   }
   return r;
 }
@@ -351,6 +361,10 @@ std::string SyscallRecord::describe() const {
   if (unfinished) return text + (text.empty() ? "" : " ") + "<unfinished>";
   text += (text.empty() ? "= " : " = ") + result;
   if (!errno_name.empty()) text += " " + errno_name;
+  if (!tampered.empty()) text += " (" + tampered + ")";
+  // What was written or read, so a record can be recognised (the empty STDIN is
+  // "\1\5\0\1\0\0\0\0"); -s already bounds each buffer.
+  if (!data.empty()) text += " " + (data.size() > 120 ? data.substr(0, 117) + "..." : data);
   return text;
 }
 
@@ -368,6 +382,17 @@ pid_t tracer_of(pid_t pid) {
   for (std::string line; std::getline(status, line);)
     if (line.rfind("TracerPid:", 0) == 0) return static_cast<pid_t>(std::atol(line.c_str() + 10));
   return 0;
+}
+
+std::vector<SyscallRecord> read_strace_log(const fs::path& log) {
+  std::ifstream in(log, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_strace(text.str());
+}
+
+std::vector<std::string> strace_timeline_args(const std::string& trace, unsigned string_limit) {
+  return {"-f", "-ttt", "-T", "-yy", "-s", std::to_string(string_limit), "-e", "trace=" + trace};
 }
 
 StraceTimeline::StraceTimeline(Options options) : options_(std::move(options)) {}
@@ -390,17 +415,11 @@ void StraceTimeline::attach(pid_t pgid, const std::function<void()>& pump,
   fs::create_directories(options_.dir, ignored);
   const auto errors = options_.dir / (options_.stem + ".err");
   peers::ProcessSpec spec;
-  spec.argv = {"strace",
-               "-f",
-               "-ttt",
-               "-T",
-               "-yy",
-               "-s",
-               std::to_string(options_.string_limit),
-               "-e",
-               "trace=" + options_.trace,
-               "-o",
-               log_path().string()};
+  spec.argv = {"strace"};
+  for (auto& arg : strace_timeline_args(options_.trace, options_.string_limit))
+    spec.argv.push_back(std::move(arg));
+  spec.argv.push_back("-o");
+  spec.argv.push_back(log_path().string());
   std::string pid_list;
   for (const pid_t pid : pids_) {
     spec.argv.push_back("-p");
@@ -437,10 +456,7 @@ void StraceTimeline::stop() {
 }
 
 std::vector<SyscallRecord> StraceTimeline::records() const {
-  std::ifstream in(log_path(), std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto records = parse_strace(text.str());
+  auto records = read_strace_log(log_path());
   // A single tracee gets no [pid N] prefix.
   if (pids_.size() == 1)
     for (auto& r : records)
@@ -459,12 +475,15 @@ std::size_t publish_records(const std::vector<SyscallRecord>& records, events::B
                             std::chrono::system_clock::time_point system_origin) {
   std::vector<const SyscallRecord*> ordered;
   for (const auto& r : records) ordered.push_back(&r);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const auto* a, const auto* b) { return a->wall < b->wall; });
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    return a->wall + a->duration.value_or(0) < b->wall + b->duration.value_or(0);
+  });
   const std::chrono::duration<double> origin = system_origin.time_since_epoch();
   for (const SyscallRecord* r : ordered) {
     events::Event e;
-    const auto since = std::chrono::duration<double>(r->wall) - origin;
+    // Placed when the call returned (-ttt is its start): that is when a write's bytes were on
+    // the wire and a read had its data, so the lanes line up with the pcap's packets.
+    const auto since = std::chrono::duration<double>(r->wall + r->duration.value_or(0)) - origin;
     e.at = steady_origin + std::chrono::duration_cast<events::Clock::duration>(since);
     e.party = role;
     switch (r->kind) {
@@ -482,9 +501,9 @@ std::size_t publish_records(const std::vector<SyscallRecord>& records, events::B
     }
     e.detail = r->describe() + " (pid " + std::to_string(r->pid);
     if (r->duration) {
-      std::ostringstream d;
-      d << ", " << *r->duration << " s";
-      e.detail += d.str();
+      char took[48];
+      std::snprintf(took, sizeof took, ", took %.3f ms", *r->duration * 1000);
+      e.detail += took;
     }
     e.detail += ")";
     bus.publish(std::move(e));

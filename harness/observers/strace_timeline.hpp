@@ -49,8 +49,13 @@ struct SyscallRecord {
   std::string errno_name;              // "EPIPE", "EAGAIN", ... ; empty on success
   std::optional<std::uint64_t> bytes;  // read/write/readv/writev/send*/recv*: retval >= 0
   std::optional<double> duration;      // -T, seconds
-  bool unfinished = false;             // never resumed (strace detached or the process died)
-  int exit_status = 0;                 // Kind::exit: "exited with N" (or -signal if killed)
+  /// read/write family: the buffer argument(s) as printed (-s limits each), e.g.
+  /// `[{iov_base="\1\5\0\1\0\0\0\0", iov_len=8}], 1`; empty for other calls.
+  std::string data;
+  /// "INJECTED" or "DELAYED" when a syscall fault (strace --inject) tampered with the call.
+  std::string tampered;
+  bool unfinished = false;  // never resumed (strace detached or the process died)
+  int exit_status = 0;      // Kind::exit: "exited with N" (or -signal if killed)
 
   /// "fd 12 127.0.0.1:41234->127.0.0.1:9000 = 1271", "fd 9 = -1 EPIPE", ...
   std::string describe() const;
@@ -64,6 +69,18 @@ std::vector<SyscallRecord> parse_strace(std::string_view text);
 /// `unfinished` set, a resumed one a record with no args before the resume point). nullopt
 /// for lines that are not records.
 std::optional<SyscallRecord> parse_strace_line(std::string_view line);
+
+/// Reads and parses a log strace wrote with -o (empty when the file is missing).
+std::vector<SyscallRecord> read_strace_log(const std::filesystem::path& log);
+
+/// The timeline's strace options before -o/-p: `-f -ttt -T -yy -s LIMIT -e trace=TRACE`.
+/// Syscall faults on an observed peer use them too, since a process has one tracer only.
+std::vector<std::string> strace_timeline_args(const std::string& trace, unsigned string_limit);
+/// The syscalls the timeline traces: the network class and the I/O and close calls (readv is
+/// not in the network class, so it is named; real-peers.md §5b).
+inline constexpr const char* kTimelineTrace = "network,read,write,readv,writev,close,shutdown";
+/// -s: bytes of each buffer printed (a FastCGI header is 8; the first params fit).
+inline constexpr unsigned kTimelineStringLimit = 64;
 
 /// Parses the -yy annotation `12<TCP:[a->b]>` at the start of `text` into `record`'s fd fields.
 /// Returns the characters consumed (0 when `text` does not start with one).
@@ -85,8 +102,8 @@ class StraceTimeline {
   struct Options {
     std::filesystem::path dir;    // where the log goes (the run's folder)
     std::string stem = "strace";  // LOG = dir/stem.log, strace's own messages dir/stem.err
-    std::string trace = "network,read,write,readv,writev,close,shutdown";
-    unsigned string_limit = 64;  // -s: bytes of each buffer printed
+    std::string trace = kTimelineTrace;
+    unsigned string_limit = kTimelineStringLimit;
   };
 
   explicit StraceTimeline(Options options);
@@ -115,8 +132,9 @@ class StraceTimeline {
 
   /// Publishes every record as an event of party `role`: name "syscall:<name>" (signals
   /// "signal:<SIGNAME>", exits "process_exited"), value = bytes or 0 (exits: the pid),
-  /// detail = describe() and the pid, at = the wall time on the run's steady clock
-  /// (steady_origin + (wall - system_origin); capture both origins together). Returns the count.
+  /// detail = describe(), the pid and the time the call took, at = when the call returned
+  /// (wall + duration) on the run's steady clock (steady_origin + (that - system_origin);
+  /// capture both origins together). Returns the count.
   std::size_t publish_to(events::Bus& bus, const std::string& role,
                          events::Clock::time_point steady_origin,
                          std::chrono::system_clock::time_point system_origin) const;
