@@ -156,12 +156,17 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   const int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error("open " + fifo.string() + ": " + std::strerror(errno));
   strace_pipe_.emplace(io_, fd);
-  // Trace only the tampered syscalls (less overhead and a readable log); -f follows children
-  // forked later (php-fpm respawns, Apache's new children).
-  std::string traced;
+  // Trace only the tampered syscalls (less overhead and a readable log) unless the timeline
+  // wants more; -f follows children forked later (php-fpm respawns, Apache's new children).
+  std::string traced = config_.timeline ? observers::kTimelineTrace : "";
   for (const auto& f : config_.syscall_faults) traced += (traced.empty() ? "" : ",") + f.syscall;
   peers::ProcessSpec spec;
   spec.argv = {"strace", "-f", "-ttt", "-e", "trace=" + traced};
+  if (config_.timeline) {
+    spec.argv = {"strace"};
+    for (auto& arg : observers::strace_timeline_args(traced, observers::kTimelineStringLimit))
+      spec.argv.push_back(arg);
+  }
   std::string expressions;
   for (const auto& f : config_.syscall_faults) {
     spec.argv.push_back("-e");

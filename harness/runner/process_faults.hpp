@@ -43,6 +43,10 @@ class PeerFaults {
     std::vector<scenario::ProcessFault> process_faults;
     std::vector<scenario::SyscallFault> syscall_faults;
     std::filesystem::path run_dir;  // strace's log goes here
+    /// The peer's syscalls are also observed (observe.syscalls): a process has one tracer,
+    /// so the faults' strace runs with the timeline's options and this trace set too, and its
+    /// log is the peer's syscall timeline (strace_log()).
+    bool timeline = false;
   };
 
   PeerFaults(boost::asio::io_context& io, events::Bus& bus, peers::Peer& peer, Config config);
@@ -60,6 +64,8 @@ class PeerFaults {
 
   /// strace's log, when syscall faults were armed.
   std::vector<std::filesystem::path> artefacts() const;
+  /// strace's log (complete once disarmed); empty when no syscall fault was armed.
+  const std::filesystem::path& strace_log() const { return strace_log_; }
 
  private:
   void trigger(const scenario::ProcessFault& fault);  // after delay_ms

@@ -48,8 +48,12 @@ std::optional<std::string> Topology::missing() const {
   const bool strace_needed =
       (!scenario_.backend.is_fake() && !scenario_.backend.syscall_faults.empty()) ||
       (!scenario_.gateway.is_fake() && !scenario_.gateway.syscall_faults.empty());
-  if (strace_needed)
+  if (strace_needed) {
     if (auto why = strace_missing()) reasons += (reasons.empty() ? "" : "; ") + *why;
+  } else if (scenario_.observe.gateway_syscalls || scenario_.observe.backend_syscalls) {
+    if (auto why = observers::strace_missing_reason())
+      reasons += (reasons.empty() ? "" : "; ") + *why + " (needed by observe.syscalls)";
+  }
   if (reasons.empty()) return std::nullopt;
   return reasons;
 }
@@ -121,19 +125,52 @@ void Topology::start() {
                  scenario_.gateway.kind + " " + real_gateway_->address().to_string());
   }
   // Faults are armed after readiness, so the readiness requests neither trip nor count them.
-  auto faults_of = [&](const auto& def, const char* role, peers::Peer* peer) {
+  auto faults_of = [&](const auto& def, const char* role, peers::Peer* peer, bool observed) {
     std::unique_ptr<PeerFaults> faults;
     if (peer && (!def.process_faults.empty() || !def.syscall_faults.empty())) {
       faults = std::make_unique<PeerFaults>(
           io_, bus_, *peer,
           PeerFaults::Config{role, def.kind, def.knobs, def.process_faults, def.syscall_faults,
-                             run_dir_});
+                             run_dir_, observed});
       faults->arm(pump);
     }
     return faults;
   };
-  backend_faults_ = faults_of(scenario_.backend, "backend", real_backend_.get());
-  gateway_faults_ = faults_of(scenario_.gateway, "gateway", real_gateway_.get());
+  backend_faults_ = faults_of(scenario_.backend, "backend", real_backend_.get(),
+                              scenario_.observe.backend_syscalls);
+  gateway_faults_ = faults_of(scenario_.gateway, "gateway", real_gateway_.get(),
+                              scenario_.observe.gateway_syscalls);
+  // The syscall timeline, like the faults, starts after readiness: the readiness requests
+  // are not the scenario's.
+  auto observe = [&](const auto& def, const char* role, peers::Peer* peer, bool observed) {
+    std::unique_ptr<observers::StraceTimeline> timeline;
+    if (!peer || !observed || !def.syscall_faults.empty()) return timeline;
+    auto* process = peer->process();
+    if (!process || !process->valid())
+      throw std::runtime_error(std::string(role) + " " + def.kind + ": no process to trace");
+    observers::StraceTimeline::Options options;
+    options.dir = run_dir_;
+    options.stem = std::string(role) + "-" + def.kind + "-syscalls";
+    timeline = std::make_unique<observers::StraceTimeline>(options);
+    try {
+      timeline->attach(process->pgid(), pump);
+    } catch (const observers::StraceError& e) {
+      throw std::runtime_error("observe.syscalls: " + std::string(role) + " " + def.kind + ": " +
+                               e.what());
+    }
+    std::string pids;
+    for (const pid_t pid : timeline->pids())
+      pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+    bus_.publish("harness", "syscalls_observed", 0, 0,
+                 static_cast<std::uint64_t>(timeline->tracer_pid()),
+                 std::string(role) + " " + def.kind + " pids " + pids + " (log " +
+                     timeline->log_path().filename().string() + ")");
+    return timeline;
+  };
+  backend_syscalls_ = observe(scenario_.backend, "backend", real_backend_.get(),
+                              scenario_.observe.backend_syscalls);
+  gateway_syscalls_ = observe(scenario_.gateway, "gateway", real_gateway_.get(),
+                              scenario_.observe.gateway_syscalls);
   io_.restart();
   spdlog::debug("{}: backend {} ({}) gateway {} ({})", scenario_.display_name(),
                 backend_address.to_string(), scenario_.backend.kind, gateway_address().to_string(),
@@ -144,7 +181,43 @@ net::Address Topology::gateway_address() const {
   return fake_gateway_ ? fake_gateway_->address() : real_gateway_->address();
 }
 
+void Topology::stop_syscall_observers() {
+  if (gateway_syscalls_) gateway_syscalls_->stop();
+  if (backend_syscalls_) backend_syscalls_->stop();
+  // A faults' strace that doubles as the timeline detaches with the faults (stop()): its
+  // injections must last as long as the run.
+}
+
+std::size_t Topology::publish_syscalls(std::chrono::steady_clock::time_point steady_origin,
+                                       std::chrono::system_clock::time_point system_origin) {
+  std::size_t published = 0;
+  const auto publish = [&](const char* role, bool observed, const PeerFaults* faults,
+                           const observers::StraceTimeline* timeline) {
+    if (!observed) return;
+    std::vector<observers::SyscallRecord> records;
+    if (timeline)
+      records = timeline->records();
+    else if (faults && !faults->strace_log().empty())
+      records = observers::read_strace_log(faults->strace_log());
+    published += observers::publish_records(records, bus_, role, steady_origin, system_origin);
+  };
+  publish("gateway", scenario_.observe.gateway_syscalls, gateway_faults_.get(),
+          gateway_syscalls_.get());
+  publish("backend", scenario_.observe.backend_syscalls, backend_faults_.get(),
+          backend_syscalls_.get());
+  return published;
+}
+
+std::string Topology::describe_role(const std::string& role) const {
+  const bool gateway = role == "gateway";
+  const auto& kind = gateway ? scenario_.gateway.kind : scenario_.backend.kind;
+  const bool syscalls =
+      gateway ? scenario_.observe.gateway_syscalls : scenario_.observe.backend_syscalls;
+  return kind + (syscalls ? " (its syscalls by strace)" : "");
+}
+
 void Topology::stop() {
+  stop_syscall_observers();
   // Thaw frozen groups and detach strace before the programs' own graceful stop.
   if (gateway_faults_) gateway_faults_->disarm();
   if (backend_faults_) backend_faults_->disarm();
@@ -162,6 +235,12 @@ std::vector<std::filesystem::path> Topology::artefacts() const {
   for (const auto* faults : {gateway_faults_.get(), backend_faults_.get()})
     if (faults)
       for (auto& p : faults->artefacts()) out.push_back(p);
+  for (const auto* timeline : {gateway_syscalls_.get(), backend_syscalls_.get()})
+    if (timeline) {
+      out.push_back(timeline->log_path());
+      auto errors = timeline->log_path();
+      out.push_back(errors.replace_extension(".err"));
+    }
   return out;
 }
 

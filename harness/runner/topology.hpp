@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "events/bus.hpp"
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
+#include "observers/strace_timeline.hpp"
 #include "peers/peer.hpp"
 #include "runner/process_faults.hpp"
 #include "scenario/model.hpp"
@@ -40,8 +42,18 @@ class Topology {
   /// the io_context runs), real programs are stopped and reaped. Idempotent.
   void stop();
 
-  /// Configs and logs of the real programs (empty for fakes).
+  /// Configs and logs of the real programs (empty for fakes), strace logs included.
   std::vector<std::filesystem::path> artefacts() const;
+
+  /// Detaches strace from the observed programs (observe.syscalls) so the teardown's own
+  /// syscalls stay off the timeline; stop() does it too. Idempotent.
+  void stop_syscall_observers();
+  /// After stop(): every observed program's syscalls published as events of its role
+  /// (`gateway.syscall:writev`, ...) on the run's clock. Returns how many.
+  std::size_t publish_syscalls(std::chrono::steady_clock::time_point steady_origin,
+                               std::chrono::system_clock::time_point system_origin);
+  /// "nginx (strace)", "fake": who is behind a lane, for the timeline's legend.
+  std::string describe_role(const std::string& role) const;
 
  private:
   const scenario::Scenario& scenario_;
@@ -56,6 +68,10 @@ class Topology {
   // Process and syscall faults on the real programs; armed once both are ready.
   std::unique_ptr<PeerFaults> backend_faults_;
   std::unique_ptr<PeerFaults> gateway_faults_;
+  // observe.syscalls: a timeline of its own, or the syscall faults' strace when the peer has
+  // both (one tracer per process).
+  std::unique_ptr<observers::StraceTimeline> backend_syscalls_;
+  std::unique_ptr<observers::StraceTimeline> gateway_syscalls_;
 };
 
 }  // namespace fh::runner

@@ -126,6 +126,10 @@ struct ObserveDef {
   /// Capture the run's TCP legs on lo (pcap) and publish the decoded `wire.*` events.
   /// Unix-socket legs are invisible to pcap.
   bool wire = false;
+  /// Attach strace to these real programs (whole process group, after readiness) and put
+  /// their syscalls on the timeline as `gateway.syscall:<name>` / `backend.syscall:<name>`.
+  bool gateway_syscalls = false;
+  bool backend_syscalls = false;
 };
 
 struct Scenario {
