@@ -68,6 +68,13 @@ json to_json(const runner::SuiteReport& suite) {
         row["requests"] = requests;
         break;
       }
+    // Where the kept evidence is (the scenario's folder; run-N/ below it with --repeat).
+    for (const auto& run : s.runs)
+      if (!run.evidence_dir.empty()) {
+        row["evidence"] =
+            (suite.repeat > 1 ? run.evidence_dir.parent_path() : run.evidence_dir).string();
+        break;
+      }
     rows.push_back(row);
   }
   return json{{"scenarios", rows},

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,11 +18,34 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-/// Runs the CLI from the source folder with `args`; NO_COLOR keeps the output plain.
+/// Where the CLI runs: a private folder whose `tests` and `scenarios` lead to the source
+/// folder's, so relative paths work and the default evidence folder (fcgi-harness-artifacts/)
+/// lands here, not in the source tree. Removed when the tests end.
+const std::filesystem::path& workdir() {
+  static const std::filesystem::path dir = [] {
+    const auto d =
+        std::filesystem::temp_directory_path() / ("fh-cli-work-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(d);
+    std::filesystem::create_directories(d);
+    for (const char* link : {"tests", "scenarios"})
+      std::filesystem::create_directory_symlink(std::filesystem::path(FH_SOURCE_DIR) / link,
+                                                d / link);
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(
+          std::filesystem::temp_directory_path() / ("fh-cli-work-" + std::to_string(::getpid())),
+          ignored);
+    });
+    return d;
+  }();
+  return dir;
+}
+
+/// Runs the CLI in workdir() with `args`; NO_COLOR keeps the output plain.
 Result cli(const std::string& args, const std::string& env = "NO_COLOR=1",
            bool with_stderr = true) {
-  const std::string command = "cd '" + std::string(FH_SOURCE_DIR) + "' && " + env + " '" + FH_CLI +
-                              "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  const std::string command = "cd '" + workdir().string() + "' && " + env + " '" + FH_CLI + "' " +
+                              args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -93,11 +117,43 @@ TEST(Cli, UnmetExpectationIsFailWithExpectedVersusActualAndExitOne) {
   EXPECT_NE(r.output.find("1 scenario(s): 1 FAIL"), std::string::npos) << r.output;
 }
 
-TEST(Cli, VerboseFailShowsTheTimeline) {
-  auto r = cli("-v run tests/data/unmet-expectation.yaml");
+TEST(Cli, FailShowsTheTimelineAndKeepsTheEvidence) {
+  namespace fs = std::filesystem;
+  const auto kept = workdir() / "fcgi-harness-artifacts" / "unmet-expectation";
+  fs::remove_all(kept);
+  auto r = cli("run tests/data/unmet-expectation.yaml");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("timeline:"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("backend"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("timeline:\n      lanes: client = "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("backend  conn 1 id 1 params_complete"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("evidence: fcgi-harness-artifacts/unmet-expectation/"), std::string::npos)
+      << r.output;
+  EXPECT_TRUE(fs::exists(kept / "timeline.json"));
+  // --keep none: nothing kept, nothing said.
+  fs::remove_all(kept);
+  r = cli("run tests/data/unmet-expectation.yaml --keep none");
+  EXPECT_EQ(r.output.find("evidence:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(kept));
+  EXPECT_EQ(cli("run tests/data/unmet-expectation.yaml --keep some").exit_code, 2);
+}
+
+TEST(Cli, PassKeepsNothingUnlessAskedTo) {
+  namespace fs = std::filesystem;
+  const auto dir = workdir() / "kept";
+  fs::remove_all(dir);
+  auto r = cli("run tests/data/pass-and-skip.yaml --filter '*plain*' --artifacts kept");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "pass-and-skip[plain]"));
+  EXPECT_EQ(r.output.find("evidence:"), std::string::npos) << r.output;
+  r = cli("run tests/data/pass-and-skip.yaml --filter '*plain*' --artifacts kept --keep all");
+  EXPECT_TRUE(fs::exists(dir / "pass-and-skip[plain]" / "timeline.json")) << r.output;
+  EXPECT_NE(r.output.find("evidence: kept/pass-and-skip[plain]/"), std::string::npos) << r.output;
+}
+
+TEST(Cli, ExpectedFailShowsItsTimelineOnlyWithVerbose) {
+  auto quiet = cli("run tests/data/emulated-bug.yaml --filter '*detected*'");
+  EXPECT_EQ(quiet.output.find("timeline:"), std::string::npos) << quiet.output;
+  auto verbose = cli("-v run tests/data/emulated-bug.yaml --filter '*detected*'");
+  EXPECT_NE(verbose.output.find("timeline:"), std::string::npos) << verbose.output;
 }
 
 TEST(Cli, PassAndSkipExitZeroWithSummary) {

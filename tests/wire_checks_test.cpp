@@ -106,6 +106,25 @@ TEST(WireObserve, KeyIsValidated) {
   EXPECT_THROW(scenario::load_text(head + "observe: {pcap: true}\n", "d.yaml"),
                scenario::ScenarioError);
   EXPECT_THROW(scenario::load_text(head + "observe: true\n", "e.yaml"), scenario::ScenarioError);
+
+  // syscalls: strace on real programs only; the fakes publish their own events.
+  const std::string real = head + "topology: {gateway: {kind: nginx}, backend: {kind: php-fpm}}\n";
+  const auto both =
+      scenario::load_text(real + "observe: {syscalls: [gateway, backend]}\n", "f.yaml").at(0);
+  EXPECT_TRUE(both.observe.gateway_syscalls);
+  EXPECT_TRUE(both.observe.backend_syscalls);
+  const auto one = scenario::load_text(real + "observe: {syscalls: backend}\n", "g.yaml").at(0);
+  EXPECT_FALSE(one.observe.gateway_syscalls);
+  EXPECT_TRUE(one.observe.backend_syscalls);
+  EXPECT_THROW(scenario::load_text(real + "observe: {syscalls: client}\n", "h.yaml"),
+               scenario::ScenarioError);
+  try {
+    scenario::load_text(head + "observe: {syscalls: gateway}\n", "i.yaml");
+    ADD_FAILURE() << "strace on the embedded fake gateway was accepted";
+  } catch (const scenario::ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("i.yaml:5:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("embedded fake"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Artifacts, KeepTimelineCaptureAndRunFolders) {
@@ -122,7 +141,7 @@ TEST(Artifacts, KeepTimelineCaptureAndRunFolders) {
     ASSERT_TRUE(fs::exists(dir / "timeline.json")) << dir;
     std::ifstream timeline(dir / "timeline.json");
     const std::string json((std::istreambuf_iterator<char>(timeline)), {});
-    EXPECT_NE(json.find("\"party\": \"wire\""), std::string::npos);
+    EXPECT_NE(json.find("\"lane\": \"wire\""), std::string::npos);
     EXPECT_NE(json.find("\"verdict\": \"PASS\""), std::string::npos);
     std::ifstream pcapng(dir / "capture.pcapng", std::ios::binary);
     char magic[4] = {};
@@ -136,5 +155,34 @@ TEST(Artifacts, KeepTimelineCaptureAndRunFolders) {
   EXPECT_EQ(one.verdict, Verdict::pass) << one.reason;
   EXPECT_TRUE(fs::exists(root / "plain" / "timeline.json"));
   EXPECT_FALSE(fs::exists(root / "plain" / "capture.pcapng"));
+  fs::remove_all(root);
+}
+
+TEST(Artifacts, ByDefaultOnlyFailuresKeepTheirEvidence) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the capture on lo needs root";
+  namespace fs = std::filesystem;
+  const auto root = fs::temp_directory_path() / ("fh-keep-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto passing = load("no-backend-rst.yaml");
+  auto failing = load("no-backend-rst.yaml", kCases[0].flip);
+  failing.id = "no-backend-rst-flipped";
+  // Evidence of an earlier invocation must not pass for this one's.
+  fs::create_directories(root / passing.display_name());
+  std::ofstream(root / passing.display_name() / "stale.txt") << "old";
+  const auto suite =
+      runner::run_suite({passing, failing}, 1, {}, root, runner::KeepEvidence::failures);
+  ASSERT_EQ(suite.scenarios.size(), 2u);
+  EXPECT_EQ(suite.scenarios[0].verdict, Verdict::pass) << suite.scenarios[0].reason;
+  EXPECT_EQ(suite.scenarios[1].verdict, Verdict::fail) << suite.scenarios[1].reason;
+  EXPECT_FALSE(fs::exists(root / passing.display_name()));
+  EXPECT_TRUE(suite.scenarios[0].runs.at(0).evidence_dir.empty());
+  const auto kept = root / failing.display_name();
+  EXPECT_EQ(suite.scenarios[1].runs.at(0).evidence_dir, kept);
+  EXPECT_TRUE(fs::exists(kept / "timeline.json"));
+  EXPECT_TRUE(fs::exists(kept / "capture.pcapng"));
+  // none keeps nothing, even of a FAIL.
+  const auto none = runner::run_suite({failing}, 1, {}, root / "none", runner::KeepEvidence::none);
+  EXPECT_EQ(none.scenarios[0].verdict, Verdict::fail);
+  EXPECT_FALSE(fs::exists(root / "none"));
   fs::remove_all(root);
 }

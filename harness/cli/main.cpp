@@ -98,15 +98,24 @@ void print_scenario(std::ostream& out, const fh::runner::ScenarioReport& r, cons
   const bool bad = r.failed() || r.verdict == Verdict::fail || r.verdict == Verdict::error;
   if (bad || r.verdict == Verdict::skip || (verbose && r.verdict != Verdict::pass))
     out << indent(r.reason, "    ");
-  if (verbose && r.verdict != Verdict::pass && r.verdict != Verdict::skip) {
-    // The timeline of the first run that earned the scenario's verdict.
+  // The joined timeline of the first run that earned the scenario's verdict: always for an
+  // unexpected FAIL or ERROR, with -v for any verdict but PASS and SKIP. An expected FAIL
+  // (an emulated bug detected) keeps its timeline in its evidence folder.
+  if ((r.failed() || verbose) && r.verdict != Verdict::pass && r.verdict != Verdict::skip) {
     for (const auto& run : r.runs) {
       if (run.verdict != r.verdict) continue;
-      out << "    timeline:\n";
+      if (!run.timeline.empty()) out << "    timeline:\n";
       for (const auto& line : run.timeline) out << "      " << line << "\n";
       break;
     }
   }
+  // Where the evidence went (the first kept run; the others are beside it).
+  for (const auto& run : r.runs)
+    if (!run.evidence_dir.empty()) {
+      const auto where = r.runs.size() > 1 ? run.evidence_dir.parent_path() : run.evidence_dir;
+      out << "    evidence: " << where.string() << "/\n";
+      break;
+    }
   out.flush();
 }
 
@@ -169,7 +178,8 @@ int main(int argc, char** argv) {
                "diagnostics (spdlog debug) and the timeline of every non-PASS scenario");
 
   std::vector<std::string> paths;
-  std::string filter, json_path, junit_path, artifacts_dir;
+  std::string filter, json_path, junit_path, artifacts_dir = "fcgi-harness-artifacts";
+  std::string keep = "failures";
   int repeat = 1;
   auto* run = app.add_subcommand("run", "run scenarios and print one verdict line per scenario");
   run->add_option("paths", paths, "scenario files or folders (searched recursively for *.yaml)")
@@ -182,9 +192,16 @@ int main(int argc, char** argv) {
   run->add_option("--json", json_path, "write the JSON result to FILE ('-' for stdout)");
   run->add_option("--junit", junit_path, "write JUnit XML to FILE ('-' for stdout)");
   run->add_option("--artifacts", artifacts_dir,
-                  "keep each run's evidence under DIR/<id[variant]>/ (run-N/ with --repeat): "
-                  "timeline.json, capture.pcapng (observe: {wire: true}), real programs' "
-                  "configs and logs; by default nothing is kept");
+                  "where runs' evidence goes: DIR/<id[variant]>/ (run-N/ with --repeat), "
+                  "emptied before the scenario runs: timeline.json (the joined timeline), "
+                  "capture.pcapng (observe: {wire: true}), the real programs' configs, logs "
+                  "and strace logs under peers/")
+      ->default_str("fcgi-harness-artifacts");
+  run->add_option("--keep", keep,
+                  "whose evidence is kept: failures (runs graded FAIL or ERROR, expected or "
+                  "not), all, none")
+      ->check(CLI::IsMember({"failures", "all", "none"}))
+      ->default_str("failures");
   run->footer("Example: fcgi-harness run scenarios/faults --repeat 20 --json faults.json");
 
   std::vector<std::string> list_paths;
@@ -282,7 +299,10 @@ int main(int argc, char** argv) {
                  std::getenv("NO_COLOR") == nullptr;
   auto suite = fh::runner::run_suite(
       selected, repeat, [&](const auto& r) { print_scenario(out, r, style, verbose, width); },
-      artifacts_dir);
+      artifacts_dir,
+      keep == "all"    ? fh::runner::KeepEvidence::all
+      : keep == "none" ? fh::runner::KeepEvidence::none
+                       : fh::runner::KeepEvidence::failures);
 
   out << "\n" << suite.scenarios.size() << " scenario(s)";
   if (repeat > 1) out << " x " << repeat << " runs";

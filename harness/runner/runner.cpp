@@ -21,6 +21,7 @@
 #include "observers/tcp_reassembly.hpp"
 #include "observers/wire_decoder.hpp"
 #include "runner/interrupt.hpp"
+#include "runner/timeline.hpp"
 #include "runner/topology.hpp"
 
 namespace fh::runner {
@@ -51,61 +52,6 @@ class RunDirectory {
   std::filesystem::path path_;
 };
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const unsigned char ch : text) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-/// timeline.json: the run's events on its clock (ms since the run started).
-void write_timeline_json(const std::filesystem::path& path, const scenario::Scenario& s,
-                         const std::string& verdict, const std::string& reason,
-                         const events::Bus& bus, const std::vector<events::Event>& log) {
-  std::ofstream out(path);
-  out << "{\n  \"scenario\": " << json_string(s.display_name())
-      << ",\n  \"file\": " << json_string(s.file) << ",\n  \"verdict\": " << json_string(verdict)
-      << ",\n  \"reason\": " << json_string(reason) << ",\n  \"events\": [";
-  bool first = true;
-  for (const auto& e : log) {
-    char ms[32];
-    std::snprintf(ms, sizeof ms, "%.3f", bus.ms_since_origin(e.at));
-    out << (first ? "\n" : ",\n") << "    {\"ms\": " << ms
-        << ", \"party\": " << json_string(e.party) << ", \"name\": " << json_string(e.name)
-        << ", \"connection\": " << e.connection << ", \"request_id\": " << e.request_id
-        << ", \"value\": " << e.value << ", \"detail\": " << json_string(e.detail) << "}";
-    first = false;
-  }
-  out << (first ? "]\n}\n" : "\n  ]\n}\n");
-  out.close();
-  if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
 /// Copies the real programs' configs and logs (files or folders in the run folder) under
 /// `to`, keeping their paths relative to the run folder.
 void copy_peer_artefacts(const std::vector<std::filesystem::path>& artefacts,
@@ -122,14 +68,6 @@ void copy_peer_artefacts(const std::vector<std::filesystem::path>& artefacts,
              fs::copy_options::recursive | fs::copy_options::overwrite_existing |
                  fs::copy_options::copy_symlinks);
   }
-}
-
-std::string timeline_line(double ms, const std::string& text) {
-  std::ostringstream o;
-  o.setf(std::ios::fixed);
-  o.precision(1);
-  o << "+" << ms << " ms  " << text;
-  return o.str();
 }
 
 /// The client side of a run. Its coroutines are members, not lambdas, so their state lives in
@@ -198,19 +136,30 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
     // before the client's first SYN until the client is done.
     std::unique_ptr<observers::PcapCapture> capture;
 
-    // --artifacts: the evidence is copied out before the run folder goes. A run that throws
-    // keeps what there is (the destructor runs before the topology's and the folder's).
+    // The lanes of the joined timeline and who is behind each in this run.
+    std::vector<Lane> lanes = {{"client", "the harness's HTTP/1.1 client"},
+                               {"gateway", topology.describe_role("gateway")},
+                               {"backend", topology.describe_role("backend")},
+                               {"harness", "readiness, faults fired, observers"}};
+    if (s.observe.wire)
+      lanes.push_back({"wire", "pcap on lo: the TCP legs, FastCGI and HTTP decoded"});
+
+    // The evidence is copied out before the run folder goes. A run that throws keeps what
+    // there is (the destructor runs before the topology's and the folder's).
     const auto keep_evidence = [&](const std::string& verdict, const std::string& reason,
                                    const std::vector<events::Event>& log) {
       namespace fs = std::filesystem;
       const auto& to = options.artifacts_dir;
       fs::create_directories(to);
-      write_timeline_json(to / "timeline.json", s, verdict, reason, bus, log);
+      write_timeline_json(to / "timeline.json", {s.display_name(), s.file, verdict, reason}, lanes,
+                          bus, log);
       if (capture) {
         if (capture->running()) capture->stop();
         capture->save_pcapng((to / "capture.pcapng").string());
       }
+      topology.stop_syscall_observers();  // strace flushes its log when it detaches
       copy_peer_artefacts(topology.artefacts(), dir.path(), to / "peers");
+      result.evidence_dir = to;
     };
     struct EvidenceOnThrow {
       std::function<void()> keep;
@@ -224,7 +173,7 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
         }
       }
     } evidence_on_throw;
-    if (!options.artifacts_dir.empty())
+    if (!options.artifacts_dir.empty() && options.keep != KeepEvidence::none)
       evidence_on_throw.keep = [&] {
         keep_evidence("ERROR", "the run stopped early (setup, harness failure or interrupt)",
                       bus.log());
@@ -295,6 +244,7 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
       while (!harness_failure && !io.stopped() && Clock::now() < settle) io.run_one_until(settle);
       wire_stats = capture->stop();
     }
+    topology.stop_syscall_observers();
 
     // Teardown: cancel the client, close both fakes, let every coroutine finish.
     tearing_down = true;
@@ -318,7 +268,7 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
       result.requests.push_back(std::move(r));
     }
 
-    // The wire's events join the bus before any check is judged.
+    // The wire's and the kernel's events join the bus before any check is judged.
     std::vector<events::Event> log = bus.log();
     if (capture) {
       observers::Reassembler tcp(wire_ports);
@@ -327,24 +277,16 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
       decoder.decode(tcp);
       decoder.publish_to(bus, started, started_system);
       observers::publish_capture_stats(bus, *wire_stats);
-      // Packet times are interleaved with the parties' by time (a stable sort keeps each
-      // party's own order).
+    }
+    topology.publish_syscalls(started, started_system);
+    if (capture || s.observe.gateway_syscalls || s.observe.backend_syscalls) {
+      // Packet and syscall times are interleaved with the parties' by time (a stable sort
+      // keeps each party's own order).
       log = bus.log();
       std::stable_sort(log.begin(), log.end(),
                        [](const events::Event& a, const events::Event& b) { return a.at < b.at; });
     }
-
-    // Timeline: every party's events on the run's clock, in publication order (wire events
-    // placed by their packets' times).
-    for (const auto& e : log) {
-      std::string text =
-          e.party + (e.party.size() < 7 ? std::string(7 - e.party.size(), ' ') : "") + "  ";
-      if (e.connection) text += "conn " + std::to_string(e.connection) + " ";
-      if (e.request_id) text += "id " + std::to_string(e.request_id) + " ";
-      text += e.name;
-      if (!e.detail.empty()) text += " (" + e.detail + ")";
-      result.timeline.push_back(timeline_line(bus.ms_since_origin(e.at), text));
-    }
+    result.timeline = timeline_text(lanes, bus, log);
     result.events = log;
 
     // The scenario's verdict is the worst of its requests' and its checks'.
@@ -371,8 +313,10 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
       result.reason =
           "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
     }
-    if (!options.artifacts_dir.empty()) {
-      evidence_on_throw.done = true;
+    evidence_on_throw.done = true;
+    const bool failed = result.verdict == Verdict::fail || result.verdict == Verdict::error;
+    if (!options.artifacts_dir.empty() &&
+        (options.keep == KeepEvidence::all || (options.keep == KeepEvidence::failures && failed))) {
       try {
         keep_evidence(std::string(scenario::verdict_name(result.verdict)), result.reason, log);
       } catch (const std::exception& e) {

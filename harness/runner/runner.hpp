@@ -26,17 +26,24 @@ struct RunResult {
   std::string reason;  // one line for PASS; expected-vs-actual for FAIL; the failure for ERROR
   double duration_ms = 0;
   std::vector<RequestResult> requests;
-  /// What client, gateway and backend did, in time order ("+12.3 ms backend  conn 1 ...").
+  /// The joined timeline as text: a legend naming the lanes, then every event in time order
+  /// ("+12.3 ms  backend  conn 1 ...").
   std::vector<std::string> timeline;
   /// Every event the parties published during the run (the timeline's source).
   std::vector<events::Event> events;
+  /// Where this run's evidence was kept; empty when it was not.
+  std::filesystem::path evidence_dir;
 };
 
+/// Which runs keep their evidence.
+enum class KeepEvidence { none, failures, all };  // failures: FAIL or ERROR
+
 struct RunOptions {
-  /// When set, the run's evidence is kept here (created if needed): timeline.json (every bus
-  /// event), capture.pcapng (with observe: {wire: true}), and the real programs' configs and
+  /// Where the run's evidence goes (created if needed): timeline.json (the joined timeline),
+  /// capture.pcapng (observe: {wire: true}), and the real programs' configs, logs and strace
   /// logs under peers/. Empty: nothing is kept (the run's folder is removed).
   std::filesystem::path artifacts_dir;
+  KeepEvidence keep = KeepEvidence::all;
 };
 
 RunResult run_scenario(const scenario::Scenario& scenario, const RunOptions& options = {});

@@ -94,7 +94,7 @@ bool SuiteReport::failed() const {
 
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
                       const std::function<void(const ScenarioReport&)>& on_scenario,
-                      const std::filesystem::path& artifacts_dir) {
+                      const std::filesystem::path& artifacts_dir, KeepEvidence keep) {
   SuiteReport suite;
   suite.repeat = repeat;
   const auto started = std::chrono::steady_clock::now();
@@ -102,8 +102,14 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
     ScenarioReport report;
     report.scenario = s;
     std::uint64_t failures = 0;
+    if (!artifacts_dir.empty() && keep != KeepEvidence::none) {
+      // Evidence left by an earlier invocation would pass for this one's.
+      std::error_code ignored;
+      std::filesystem::remove_all(artifacts_dir / s.display_name(), ignored);
+    }
     for (int i = 0; i < repeat; ++i) {
       RunOptions options;
+      options.keep = keep;
       if (!artifacts_dir.empty()) {
         options.artifacts_dir = artifacts_dir / s.display_name();
         if (repeat > 1) options.artifacts_dir /= "run-" + std::to_string(i + 1);

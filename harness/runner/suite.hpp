@@ -50,10 +50,12 @@ struct SuiteReport {
 };
 
 /// Runs each scenario `repeat` times; `on_scenario` is called as each one finishes. With
-/// `artifacts_dir`, each run's evidence is kept under artifacts_dir/<id[variant]>/ (run-N/
-/// below it when repeat > 1).
+/// `artifacts_dir`, the evidence of the runs `keep` selects is kept under
+/// artifacts_dir/<id[variant]>/ (run-N/ below it when repeat > 1); that folder is emptied
+/// before the scenario's first run, so what is there is this invocation's.
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
                       const std::function<void(const ScenarioReport&)>& on_scenario = {},
-                      const std::filesystem::path& artifacts_dir = {});
+                      const std::filesystem::path& artifacts_dir = {},
+                      KeepEvidence keep = KeepEvidence::all);
 
 }  // namespace fh::runner
