@@ -254,6 +254,47 @@ TEST(StraceParser, PublishesOnTheRunsSteadyClock) {
   EXPECT_NEAR(bus.ms_since_origin(bus.log()[1].at), 500.0, 0.01);
 }
 
+TEST(StraceParser, HarnessRecordsAreSplitBySocket) {
+  // The client, the fake gateway (listening on 8080) and the fake backend (9000) share the
+  // harness process: each record goes to the party its socket belongs to.
+  const auto records = parse_strace(
+      "9 1.0 accept(6<TCP:[127.0.0.1:9000]>, NULL, NULL) = 14<TCP:[127.0.0.1:9000->127.0.0.1:5]> "
+      "<0.1>\n"
+      "9 1.1 connect(13<TCP:[786233]>, {sa_family=AF_INET, sin_port=htons(9000), "
+      "sin_addr=inet_addr(\"127.0.0.1\")}, 16) = -1 EINPROGRESS <0.1>\n"
+      "9 1.2 sendto(13<TCP:[127.0.0.1:5->127.0.0.1:9000]>, \"\\1\\5\\0\\1\\0\\0\\0\\0\", 8, 0, "
+      "NULL, 0) = 8 <0.1>\n"
+      "9 1.3 recvfrom(12<TCP:[127.0.0.1:8080->127.0.0.1:7]>, \"GET\", 512, 0, NULL, NULL) = 3 "
+      "<0.1>\n"
+      "9 1.4 sendto(11<TCP:[127.0.0.1:7->127.0.0.1:8080]>, \"GET\", 3, 0, NULL, 0) = 3 <0.1>\n"
+      "9 1.5 write(3</tmp/x.log>, \"x\", 1) = 1 <0.1>\n"
+      "9 1.6 recvfrom(14<TCP:[127.0.0.1:9000->127.0.0.1:5]>, \"\\1\", 65536, 0, NULL, NULL) = 1 "
+      "<0.1>\n");
+  ASSERT_EQ(records.size(), 7u);
+  auto split = fh::observers::split_harness_records(records, {8080, 9000, ""});
+  ASSERT_EQ(split["backend"].size(), 2u);
+  EXPECT_EQ(split["backend"][0].name, "accept");
+  EXPECT_EQ(split["backend"][1].name, "recvfrom");
+  ASSERT_EQ(split["gateway"].size(), 3u);
+  EXPECT_EQ(split["gateway"][0].name, "connect");  // by its sockaddr: no endpoints yet
+  EXPECT_EQ(split["gateway"][1].bytes.value_or(0), 8u);
+  EXPECT_EQ(split["gateway"][2].name, "recvfrom");  // the client's connection, accepted
+  ASSERT_EQ(split["client"].size(), 1u);
+  EXPECT_EQ(split["client"][0].name, "sendto");
+  EXPECT_EQ(split.count("harness"), 0u);  // the log file is nobody's lane
+
+  // A unix backend: its path names its sockets; the gateway's connection follows its inode.
+  const auto unix_records = parse_strace(
+      "9 2.0 connect(13<UNIX-STREAM:[500]>, {sa_family=AF_UNIX, sun_path=\"/run/b.sock\"}, 110) "
+      "= 0 <0.1>\n"
+      "9 2.1 sendto(13<UNIX-STREAM:[500->501]>, \"x\", 1, 0, NULL, 0) = 1 <0.1>\n"
+      "9 2.2 recvfrom(14<UNIX-STREAM:[501->500,\"/run/b.sock\"]>, \"x\", 9, 0, NULL, NULL) = 1 "
+      "<0.1>\n");
+  auto by_path = fh::observers::split_harness_records(unix_records, {8080, 0, "/run/b.sock"});
+  EXPECT_EQ(by_path["gateway"].size(), 2u);
+  EXPECT_EQ(by_path["backend"].size(), 1u);
+}
+
 struct TempDir {
   fs::path path;
   TempDir() {

@@ -407,10 +407,19 @@ fs::path StraceTimeline::log_path() const {
 
 void StraceTimeline::attach(pid_t pgid, const std::function<void()>& pump,
                             std::chrono::milliseconds deadline) {
+  if (auto missing = strace_missing_reason()) throw StraceError(*missing);
+  const auto pids = peers::group_members(pgid);
+  if (pids.empty()) throw StraceError("process group " + std::to_string(pgid) + " is empty");
+  attach_processes(pids, pump, deadline);
+}
+
+void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,
+                                      const std::function<void()>& pump,
+                                      std::chrono::milliseconds deadline) {
   if (strace_) throw StraceError("strace is already attached");
   if (auto missing = strace_missing_reason()) throw StraceError(*missing);
-  pids_ = peers::group_members(pgid);
-  if (pids_.empty()) throw StraceError("process group " + std::to_string(pgid) + " is empty");
+  if (pids.empty()) throw StraceError("no process to trace");
+  pids_ = pids;
   std::error_code ignored;
   fs::create_directories(options_.dir, ignored);
   const auto errors = options_.dir / (options_.stem + ".err");
@@ -468,6 +477,49 @@ std::size_t StraceTimeline::publish_to(events::Bus& bus, const std::string& role
                                        events::Clock::time_point steady_origin,
                                        std::chrono::system_clock::time_point system_origin) const {
   return publish_records(records(), bus, role, steady_origin, system_origin);
+}
+
+namespace {
+
+std::uint16_t port_of(const std::string& endpoint) {
+  const auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return static_cast<std::uint16_t>(std::atoi(endpoint.c_str() + colon + 1));
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<SyscallRecord>> split_harness_records(
+    const std::vector<SyscallRecord>& records, const HarnessSockets& sockets) {
+  std::map<std::string, std::vector<SyscallRecord>> out;
+  std::set<std::string> gateway_unix;  // local inodes of the fake gateway's unix connections
+  for (const auto& r : records) {
+    if (r.kind != SyscallRecord::Kind::syscall) continue;
+    std::string party;
+    if (r.fd_type == "TCP" || r.fd_type == "TCPv6") {
+      const auto local = port_of(r.local), remote = port_of(r.remote),
+                 target = port_of(r.sockaddr);  // connect() before the socket has endpoints
+      if (sockets.backend_port && local == sockets.backend_port)
+        party = "backend";
+      else if (sockets.gateway_port && local == sockets.gateway_port)
+        party = "gateway";
+      else if (sockets.backend_port &&
+               (remote == sockets.backend_port || target == sockets.backend_port))
+        party = "gateway";
+      else if (sockets.gateway_port &&
+               (remote == sockets.gateway_port || target == sockets.gateway_port))
+        party = "client";
+    } else if (r.fd_type.rfind("UNIX", 0) == 0 && !sockets.backend_path.empty()) {
+      if (r.path == sockets.backend_path) {
+        party = "backend";
+      } else if (r.sockaddr == sockets.backend_path || gateway_unix.count(r.local)) {
+        party = "gateway";
+        gateway_unix.insert(r.local);
+      }
+    }
+    if (!party.empty()) out[party].push_back(r);
+  }
+  return out;
 }
 
 std::size_t publish_records(const std::vector<SyscallRecord>& records, events::Bus& bus,

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -118,6 +119,10 @@ class StraceTimeline {
   /// strace's messages).
   void attach(pid_t pgid, const std::function<void()>& pump,
               std::chrono::milliseconds deadline = std::chrono::milliseconds(5000));
+  /// The same for these processes (-f: with all their threads and later children); how the
+  /// harness traces itself, where the client and the fakes run.
+  void attach_processes(const std::vector<pid_t>& pids, const std::function<void()>& pump,
+                        std::chrono::milliseconds deadline = std::chrono::milliseconds(5000));
   bool attached() const { return strace_.has_value(); }
   /// The pids traced at attach().
   const std::vector<pid_t>& pids() const { return pids_; }
@@ -145,6 +150,22 @@ class StraceTimeline {
   std::vector<pid_t> pids_;
   pid_t tracer_ = 0;
 };
+
+/// The sockets by which the harness's own syscalls are told apart: the client, the fake
+/// gateway and the fake backend share one process (and one thread).
+struct HarnessSockets {
+  std::uint16_t gateway_port = 0;  // where the gateway listens (TCP)
+  std::uint16_t backend_port = 0;  // where the backend listens, when on TCP
+  std::string backend_path;        // ... or its unix socket
+};
+
+/// Splits a trace of the harness process by party, from each record's socket: "backend"
+/// (its listener and accepted sockets), "gateway" (its listener, accepted sockets and its
+/// connections to the backend), "client" (connections to the gateway). Other descriptors
+/// (files, the capture's packet socket, eventfds, ...) and signals are the harness's own and
+/// are left out.
+std::map<std::string, std::vector<SyscallRecord>> split_harness_records(
+    const std::vector<SyscallRecord>& records, const HarnessSockets& sockets);
 
 /// Publishes `records` as StraceTimeline::publish_to does.
 std::size_t publish_records(const std::vector<SyscallRecord>& records, events::Bus& bus,

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
 
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
@@ -171,6 +174,25 @@ void Topology::start() {
                               scenario_.observe.backend_syscalls);
   gateway_syscalls_ = observe(scenario_.gateway, "gateway", real_gateway_.get(),
                               scenario_.observe.gateway_syscalls);
+  // The fakes run in the harness process (with the client, on one thread): strace on it, and
+  // the records are told apart by socket when published.
+  if ((fake_gateway_ && scenario_.observe.gateway_syscalls) ||
+      (fake_backend_ && scenario_.observe.backend_syscalls)) {
+    observers::StraceTimeline::Options options;
+    options.dir = run_dir_;
+    options.stem = "harness-syscalls";
+    harness_syscalls_ = std::make_unique<observers::StraceTimeline>(options);
+    try {
+      harness_syscalls_->attach_processes({::getpid()}, pump);
+    } catch (const observers::StraceError& e) {
+      throw std::runtime_error("observe.syscalls on a fake: strace on the harness process: " +
+                               std::string(e.what()));
+    }
+    bus_.publish("harness", "syscalls_observed", 0, 0,
+                 static_cast<std::uint64_t>(harness_syscalls_->tracer_pid()),
+                 "the fakes in the harness process " + std::to_string(::getpid()) + " (log " +
+                     harness_syscalls_->log_path().filename().string() + ")");
+  }
   io_.restart();
   spdlog::debug("{}: backend {} ({}) gateway {} ({})", scenario_.display_name(),
                 backend_address.to_string(), scenario_.backend.kind, gateway_address().to_string(),
@@ -182,6 +204,7 @@ net::Address Topology::gateway_address() const {
 }
 
 void Topology::stop_syscall_observers() {
+  if (harness_syscalls_) harness_syscalls_->stop();
   if (gateway_syscalls_) gateway_syscalls_->stop();
   if (backend_syscalls_) backend_syscalls_->stop();
   // A faults' strace that doubles as the timeline detaches with the faults (stop()): its
@@ -191,6 +214,16 @@ void Topology::stop_syscall_observers() {
 std::size_t Topology::publish_syscalls(std::chrono::steady_clock::time_point steady_origin,
                                        std::chrono::system_clock::time_point system_origin) {
   std::size_t published = 0;
+  std::map<std::string, std::vector<observers::SyscallRecord>> fakes;
+  if (harness_syscalls_) {
+    observers::HarnessSockets sockets;
+    sockets.gateway_port = gateway_address().port;
+    if (backend_address_.is_tcp())
+      sockets.backend_port = backend_address_.port;
+    else
+      sockets.backend_path = backend_address_.path;
+    fakes = observers::split_harness_records(harness_syscalls_->records(), sockets);
+  }
   const auto publish = [&](const char* role, bool observed, const PeerFaults* faults,
                            const observers::StraceTimeline* timeline) {
     if (!observed) return;
@@ -199,6 +232,8 @@ std::size_t Topology::publish_syscalls(std::chrono::steady_clock::time_point ste
       records = timeline->records();
     else if (faults && !faults->strace_log().empty())
       records = observers::read_strace_log(faults->strace_log());
+    else if (harness_syscalls_)
+      records = fakes[role];
     published += observers::publish_records(records, bus_, role, steady_origin, system_origin);
   };
   publish("gateway", scenario_.observe.gateway_syscalls, gateway_faults_.get(),
@@ -213,6 +248,8 @@ std::string Topology::describe_role(const std::string& role) const {
   const auto& kind = gateway ? scenario_.gateway.kind : scenario_.backend.kind;
   const bool syscalls =
       gateway ? scenario_.observe.gateway_syscalls : scenario_.observe.backend_syscalls;
+  if (syscalls && kind == scenario::kFakeKind)
+    return kind + " (its syscalls by strace on the harness, told apart by socket)";
   return kind + (syscalls ? " (its syscalls by strace)" : "");
 }
 
@@ -235,7 +272,8 @@ std::vector<std::filesystem::path> Topology::artefacts() const {
   for (const auto* faults : {gateway_faults_.get(), backend_faults_.get()})
     if (faults)
       for (auto& p : faults->artefacts()) out.push_back(p);
-  for (const auto* timeline : {gateway_syscalls_.get(), backend_syscalls_.get()})
+  for (const auto* timeline :
+       {gateway_syscalls_.get(), backend_syscalls_.get(), harness_syscalls_.get()})
     if (timeline) {
       out.push_back(timeline->log_path());
       auto errors = timeline->log_path();

@@ -72,6 +72,8 @@ class Topology {
   // both (one tracer per process).
   std::unique_ptr<observers::StraceTimeline> backend_syscalls_;
   std::unique_ptr<observers::StraceTimeline> gateway_syscalls_;
+  // observe.syscalls on a fake: the harness process traced, its records split by socket.
+  std::unique_ptr<observers::StraceTimeline> harness_syscalls_;
 };
 
 }  // namespace fh::runner

@@ -384,7 +384,7 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     if (t.has("backend")) s.backend = read_backend(t.get("backend"), file);
     t.finish();
   }
-  if (r.has("observe")) {  // after the topology: syscalls need to know who is real
+  if (r.has("observe")) {
     MapReader o(r.get("observe"), file, "observe");
     if (o.has("wire")) s.observe.wire = as_bool(o.get("wire"), file, "observe.wire");
     if (o.has("syscalls")) {
@@ -392,13 +392,6 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
       for (const auto& party : string_or_list(node, file, "observe.syscalls")) {
         if (party != "gateway" && party != "backend")
           bad_value(node, file, "observe.syscalls", "gateway, backend or a list of both");
-        const bool fake = party == "gateway" ? s.gateway.is_fake() : s.backend.is_fake();
-        if (fake)
-          throw ScenarioError(mark_of(node, file),
-                              "observe.syscalls: the " + party +
-                                  " is the embedded fake, which publishes its own events; strace "
-                                  "observes real programs (give the " +
-                                  party + " a kind: nginx, php-fpm, command, ...)");
         (party == "gateway" ? s.observe.gateway_syscalls : s.observe.backend_syscalls) = true;
       }
     }

@@ -126,8 +126,9 @@ struct ObserveDef {
   /// Capture the run's TCP legs on lo (pcap) and publish the decoded `wire.*` events.
   /// Unix-socket legs are invisible to pcap.
   bool wire = false;
-  /// Attach strace to these real programs (whole process group, after readiness) and put
-  /// their syscalls on the timeline as `gateway.syscall:<name>` / `backend.syscall:<name>`.
+  /// Attach strace to these parties (a real program's whole process group; for a fake, the
+  /// harness process, split by socket) after readiness, and put their syscalls on the
+  /// timeline as `gateway.syscall:<name>` / `backend.syscall:<name>`.
   bool gateway_syscalls = false;
   bool backend_syscalls = false;
 };
