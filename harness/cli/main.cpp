@@ -175,7 +175,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "fcgi-harness 0.1.0");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose,
-               "diagnostics (spdlog debug) and the timeline of every non-PASS scenario");
+               "diagnostics (spdlog debug) and the joined timeline of every non-PASS "
+               "scenario (an unexpected FAIL or ERROR prints it anyway)");
 
   std::vector<std::string> paths;
   std::string filter, json_path, junit_path, artifacts_dir = "fcgi-harness-artifacts";
