@@ -19,6 +19,7 @@
 #include "events/bus.hpp"
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
+#include "observers/completeness.hpp"
 #include "observers/pcap_capture.hpp"
 #include "observers/tcp_reassembly.hpp"
 #include "observers/wire_decoder.hpp"
@@ -240,6 +241,118 @@ TEST(observers_decode, UnreadableContentLengthIsTruncatedNotAThrow) {
   bool truncated = false;
   for (const auto& e : wire.events()) truncated |= e.name == "http_response_truncated";
   EXPECT_TRUE(truncated);
+}
+
+// ---------------------------------------------------------------- the completeness oracle
+
+// The wire events of one exchange, as the decoder publishes them: the client's request on
+// client connection 1, the FastCGI request (id 1) on connection 2.
+struct Exchange {
+  std::vector<obs::WireEvent> events;
+  std::size_t packet = 0;
+  void add(std::string name, std::uint32_t connection, std::uint16_t id, std::uint64_t value,
+           std::string detail) {
+    ++packet;
+    events.push_back({static_cast<std::int64_t>(packet), packet, std::move(name), connection, id,
+                      value, std::move(detail)});
+  }
+  Exchange& request(const std::string& target = "/probe?size=1000", std::uint32_t conn = 1,
+                    std::uint32_t backend_conn = 2, std::uint16_t id = 1) {
+    add("http_request_head", conn, 0, 0, "GET " + target + " HTTP/1.1");
+    add("begin_request", backend_conn, id, 1, "role 1 keep_conn 0");
+    add("params", backend_conn, id, 17,
+        "REQUEST_METHOD=GET REQUEST_URI=" + target + " (17 params)");
+    return *this;
+  }
+  Exchange& backend(std::uint64_t body, bool end_request, std::uint32_t backend_conn = 2,
+                    std::uint16_t id = 1, int cgi_status = 200) {
+    if (end_request) add("end_request", backend_conn, id, 0, "FCGI_REQUEST_COMPLETE app_status 0");
+    add("stdout_bytes", backend_conn, id, body,
+        "STDOUT " + std::to_string(body + 58) + " bytes: head 58, body " + std::to_string(body) +
+            ", CGI status " + std::to_string(cgi_status));
+    return *this;
+  }
+  Exchange& http(std::uint64_t status, std::uint64_t body, bool complete, std::uint32_t conn = 1) {
+    add("http_response_head", conn, 0, status, "HTTP/1.1 " + std::to_string(status) + ", chunked");
+    add(complete ? "http_response_complete" : "http_response_truncated", conn, 0, body,
+        complete ? "chunked" : "chunked: no final chunk");
+    return *this;
+  }
+  std::vector<std::string> kinds(bool backend_leg = true) const {
+    std::vector<std::string> out;
+    for (const auto& e : obs::diagnose_completeness(events, backend_leg)) {
+      EXPECT_EQ(e.name, "completeness");
+      out.push_back(e.detail.substr(0, e.detail.find(':')));
+    }
+    return out;
+  }
+};
+
+using Kinds = std::vector<std::string>;
+
+TEST(observers_completeness, NamesEachOutcome) {
+  EXPECT_EQ(Exchange().request().backend(1000, true).http(200, 1000, true).kinds(), Kinds{"whole"});
+  EXPECT_EQ(Exchange().request().backend(1000, true).http(200, 400, false).kinds(),
+            Kinds{"cut-after-complete"});
+  EXPECT_EQ(Exchange().request().backend(1000, true).http(502, 107, true).kinds(),
+            Kinds{"error-after-complete"});
+  EXPECT_EQ(Exchange().request().backend(1000, true).http(200, 900, true).kinds(),
+            Kinds{"bytes-differ"});
+  EXPECT_EQ(Exchange().request().backend(1000, true).http(404, 1000, true).kinds(),
+            Kinds{"status-changed"});
+  // The backend's own 503 passed on is whole, not an error after a complete response.
+  EXPECT_EQ(Exchange().request().backend(20, true, 2, 1, 503).http(503, 20, true).kinds(),
+            Kinds{"whole"});
+  EXPECT_EQ(Exchange().request().backend(0, false).http(200, 0, true).kinds(),
+            Kinds{"silent-truncation"});
+  EXPECT_EQ(Exchange().request().backend(300, false).http(200, 300, false).kinds(),
+            Kinds{"visible-truncation"});
+  EXPECT_EQ(Exchange().request().backend(0, false).http(502, 107, true).kinds(),
+            Kinds{"failure-answered"});
+  Exchange no_backend;
+  no_backend.add("http_request_head", 1, 0, 0, "GET / HTTP/1.1");
+  no_backend.http(502, 107, true);
+  EXPECT_EQ(no_backend.kinds(), Kinds{"no-backend-request"});
+  Exchange no_response;
+  no_response.request().backend(10, true);
+  EXPECT_EQ(no_response.kinds(), Kinds{"no-response"});
+  // A unix-socket backend leg was not captured: nothing is claimed.
+  EXPECT_TRUE(Exchange().request().backend(1000, true).http(200, 1000, true).kinds(false).empty());
+}
+
+TEST(observers_completeness, DetailSaysWhatHappenedInFastcgiAndHttpTerms) {
+  const auto events = obs::diagnose_completeness(
+      Exchange().request().backend(1000, true).http(502, 107, true).events, true);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].detail,
+            "error-after-complete: a 502 after a complete response: the backend's response was "
+            "complete (CGI status 200, 1000 body bytes, FCGI_REQUEST_COMPLETE)");
+  EXPECT_EQ(events[0].connection, 1u);  // the client connection
+  EXPECT_EQ(events[0].request_id, 1u);
+  EXPECT_EQ(events[0].value, 107u);
+}
+
+TEST(observers_completeness, PairsByRequestUriNotByOrder) {
+  Exchange x;
+  // A gateway's probe (role 2, AUTHORIZER) first, then two requests whose FastCGI requests
+  // begin in the other order, on one kept backend connection with id reuse.
+  x.add("begin_request", 5, 1, 2, "role 2 keep_conn 0");
+  x.add("http_request_head", 1, 0, 0, "GET /a HTTP/1.1");
+  x.add("http_request_head", 2, 0, 0, "GET /b HTTP/1.1");
+  x.add("begin_request", 6, 1, 1, "role 1 keep_conn 1");
+  x.add("params", 6, 1, 3, "REQUEST_METHOD=GET REQUEST_URI=/b (3 params)");
+  x.backend(20, true, 6, 1);
+  x.add("begin_request", 6, 1, 1, "role 1 keep_conn 1");
+  x.add("params", 6, 1, 3, "REQUEST_METHOD=GET REQUEST_URI=/a (3 params)");
+  x.backend(10, false, 6, 1);
+  x.http(200, 20, true, 2);
+  x.http(200, 10, true, 1);
+  const auto events = obs::diagnose_completeness(x.events, true);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].connection, 1u);  // /a: the backend never ended it
+  EXPECT_EQ(events[0].detail.substr(0, events[0].detail.find(':')), "silent-truncation");
+  EXPECT_EQ(events[1].connection, 2u);  // /b
+  EXPECT_EQ(events[1].detail.substr(0, events[1].detail.find(':')), "whole");
 }
 
 TEST(observers_pcapng, WritesBlocksTsharkCanRead) {

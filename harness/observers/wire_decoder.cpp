@@ -1,5 +1,7 @@
 #include "observers/wire_decoder.hpp"
 
+#include "observers/completeness.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -158,6 +160,26 @@ void WireDecoder::add(std::int64_t ts_us, std::size_t packet, std::string name,
       WireEvent{ts_us, packet, std::move(name), connection, request_id, value, std::move(detail)});
 }
 
+namespace {
+
+/// The status a CGI response head asks for (RFC 3875 §6.3.3): its Status header, 302 with a
+/// Location and no Status, else 200.
+int cgi_status(const std::string& head) {
+  bool location = false;
+  std::size_t pos = 0;
+  while (pos < head.size()) {
+    auto eol = head.find('\n', pos);
+    if (eol == std::string::npos) eol = head.size();
+    const std::string line = lower(head.substr(pos, eol - pos));
+    if (line.rfind("status:", 0) == 0) return std::atoi(line.c_str() + 7);
+    if (line.rfind("location:", 0) == 0) location = true;
+    pos = eol + 1;
+  }
+  return location ? 302 : 200;
+}
+
+}  // namespace
+
 void WireDecoder::decode(const Reassembler& tcp) {
   records_.clear();
   events_.clear();
@@ -193,6 +215,9 @@ void WireDecoder::decode(const Reassembler& tcp) {
   }
   std::stable_sort(events_.begin(), events_.end(),
                    [](const WireEvent& a, const WireEvent& b) { return a.packet < b.packet; });
+  // The completeness oracle's verdict per request, after what it is drawn from.
+  for (auto& e : diagnose_completeness(events_, roles_.backend_port != 0))
+    events_.push_back(std::move(e));
 }
 
 void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
@@ -218,8 +243,11 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
       add(ts, packet, "stdout_bytes", number, id, body,
           "STDOUT " + std::to_string(s.total) + " bytes: head " +
               std::to_string(s.head_done ? s.total - s.body : s.total) + ", body " +
-              std::to_string(body) + (s.head_done ? "" : " (no complete CGI head)"));
+              std::to_string(body) +
+              (s.head_done ? ", CGI status " + std::to_string(cgi_status(s.head))
+                           : " (no complete CGI head)"));
     };
+    std::map<std::uint16_t, std::string> params;  // request id -> PARAMS content so far
     std::optional<std::size_t> previous_last_packet;
     std::string previous_type;
     for (const auto& r : decoded) {
@@ -253,6 +281,26 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
       if (fcgi::is_stream_type(r.type) && r.content.empty() && r.request_id != 0)
         add(w.ts_us, w.last_packet, stream_name(r.type) + "_terminator", number, r.request_id, 0,
             detail);
+      if (r.is(fcgi::RecordType::Params) && dir == 0 && r.request_id != 0) {
+        if (!r.content.empty()) {
+          params[r.request_id].append(r.content);
+        } else {
+          // The request as the backend got it (§3.4 name-value pairs), for people and for the
+          // completeness oracle's pairing of FastCGI requests with HTTP requests.
+          const auto pairs = fcgi::decode_name_values(params[r.request_id]);
+          params.erase(r.request_id);
+          if (pairs) {
+            std::string method, uri;
+            for (const auto& [name, value] : pairs.value()) {
+              if (name == "REQUEST_METHOD") method = value;
+              if (name == "REQUEST_URI") uri = value;
+            }
+            add(w.ts_us, w.last_packet, "params", number, r.request_id, pairs.value().size(),
+                "REQUEST_METHOD=" + method + " REQUEST_URI=" + uri + " (" +
+                    std::to_string(pairs.value().size()) + " params)");
+          }
+        }
+      }
       if (r.is(fcgi::RecordType::BeginRequest)) {
         if (auto body = fcgi::decode_begin_request(r))
           add(w.ts_us, w.last_packet, "begin_request", number, r.request_id, body.value().role,

@@ -9,14 +9,16 @@
 //   fcgi_record                value content length; request_id; detail "FCGI_PARAMS id=1 len=0
 //                              pad=0 from gateway, packet 7, same segment as previous record"
 //                              ("new segment" otherwise)
-//   begin_request              detail "role 1 keep_conn 0"
+//   begin_request              value role; detail "role 1 keep_conn 0"
+//   params                     at the empty PARAMS: value = pairs; detail
+//                              "REQUEST_METHOD=GET REQUEST_URI=/probe?size=10 (17 params)"
 //   params_terminator, stdin_terminator, stdout_terminator, stderr_terminator, data_terminator
 //                              the empty stream record (FastCGI 1.0 §3.3); same detail
 //   end_request                value app status; detail "FCGI_REQUEST_COMPLETE app_status 0"
 //   abort_request
 //   stdout_bytes               once per request (at END_REQUEST, else at the connection's end):
 //                              value = STDOUT bytes after the CGI response head; detail
-//                              "STDOUT 1082 bytes: head 58, body 1024"
+//                              "STDOUT 1082 bytes: head 58, body 1024, CGI status 200"
 //   fcgi_error                 the stream does not decode (detail: the codec's error)
 //   fcgi_truncated             the connection ended inside a record; value = bytes of it seen
 //   http_request_head          detail "GET /probe?size=10 HTTP/1.1"
@@ -24,6 +26,9 @@
 //   http_response_complete     value body bytes; the framing (Content-Length, chunked, close)
 //                              completed
 //   http_response_truncated    value body bytes; detail what was missing
+//   completeness               per HTTP request, last: the completeness oracle's word for it
+//                              (observers/completeness.hpp), e.g. "complete: ...",
+//                              "error-after-complete: HTTP 502 although ..."
 //   tcp_hole                   bytes never captured in a direction (value: how many at least)
 //   capture_stopped            publish_capture_stats(): value = packets lost (dropped by the
 //                              kernel or interface, or truncated); nonzero must make the run ERROR

@@ -163,8 +163,16 @@ CheckVerdict judge_check(const scenario::EventCheck& c, const std::vector<events
   };
   std::vector<std::string> problems;
   const auto n = matching.size();
-  if ((c.count_min && n < *c.count_min) || (c.count_max && n > *c.count_max))
-    problems.push_back("seen " + std::to_string(n) + " time(s)");
+  if ((c.count_min && n < *c.count_min) || (c.count_max && n > *c.count_max)) {
+    // What was seen, when it should not have been: the first one's detail names it.
+    std::string first;
+    if (c.count_max && n > *c.count_max && !matching.front()->detail.empty()) {
+      first = matching.front()->detail;
+      if (first.size() > 200) first = first.substr(0, 197) + "...";
+      first = ", the first: " + first;
+    }
+    problems.push_back("seen " + std::to_string(n) + " time(s)" + first);
+  }
   if (c.after) {
     const auto* anchor = first_of(*c.after);
     if (!anchor) {
