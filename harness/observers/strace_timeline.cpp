@@ -395,6 +395,45 @@ std::vector<std::string> strace_timeline_args(const std::string& trace, unsigned
   return {"-f", "-ttt", "-T", "-yy", "-s", std::to_string(string_limit), "-e", "trace=" + trace};
 }
 
+peers::Process attach_strace(const std::vector<std::string>& options,
+                             const std::vector<pid_t>& pids, const fs::path& stderr_to,
+                             const std::function<std::string()>& complaints,
+                             const std::function<void()>& pump, std::chrono::milliseconds deadline,
+                             const std::function<void()>& on_started) {
+  peers::ProcessSpec spec;
+  spec.argv = {"strace"};
+  spec.argv.insert(spec.argv.end(), options.begin(), options.end());
+  std::string pid_list;
+  for (const pid_t pid : pids) {
+    spec.argv.push_back("-p");
+    spec.argv.push_back(std::to_string(pid));
+    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
+  }
+  spec.log_file = stderr_to;
+  std::optional<peers::Process> strace;
+  try {
+    strace.emplace(peers::Process::start(spec));
+  } catch (const peers::ProcessError& e) {
+    throw StraceError("strace: " + std::string(e.what()));
+  }
+  if (on_started) on_started();
+  const pid_t tracer = strace->pid();
+  const bool ready = peers::wait_until(
+      [&] {
+        if (!strace->running()) return true;  // failed: reported below
+        for (const pid_t pid : pids)
+          if (tracer_of(pid) != tracer && ::kill(pid, 0) == 0) return false;
+        return true;
+      },
+      deadline, pump);
+  if (!ready || !strace->running()) {
+    if (strace->valid()) strace->stop(2000ms, SIGINT);
+    throw StraceError("strace did not attach to pids " + pid_list + " within " +
+                      std::to_string(deadline.count()) + " ms: " + complaints());
+  }
+  return std::move(*strace);
+}
+
 StraceTimeline::StraceTimeline(Options options) : options_(std::move(options)) {}
 
 StraceTimeline::~StraceTimeline() {
@@ -423,38 +462,12 @@ void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,
   std::error_code ignored;
   fs::create_directories(options_.dir, ignored);
   const auto errors = options_.dir / (options_.stem + ".err");
-  peers::ProcessSpec spec;
-  spec.argv = {"strace"};
-  for (auto& arg : strace_timeline_args(options_.trace, options_.string_limit))
-    spec.argv.push_back(std::move(arg));
-  spec.argv.push_back("-o");
-  spec.argv.push_back(log_path().string());
-  std::string pid_list;
-  for (const pid_t pid : pids_) {
-    spec.argv.push_back("-p");
-    spec.argv.push_back(std::to_string(pid));
-    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
-  }
-  spec.log_file = errors;
-  try {
-    strace_.emplace(peers::Process::start(spec));
-  } catch (const peers::ProcessError& e) {
-    throw StraceError("strace: " + std::string(e.what()));
-  }
+  auto options = strace_timeline_args(options_.trace, options_.string_limit);
+  options.push_back("-o");
+  options.push_back(log_path().string());
+  strace_.emplace(attach_strace(
+      options, pids_, errors, [&] { return peers::file_tail(errors, 600); }, pump, deadline));
   tracer_ = strace_->pid();
-  const bool ready = peers::wait_until(
-      [&] {
-        if (!strace_->running()) return true;  // failed: reported below
-        for (const pid_t pid : pids_)
-          if (tracer_of(pid) != tracer_ && ::kill(pid, 0) == 0) return false;
-        return true;
-      },
-      deadline, pump);
-  if (!ready || !strace_->running()) {
-    stop();
-    throw StraceError("strace did not attach to pids " + pid_list + " within " +
-                      std::to_string(deadline.count()) + " ms: " + peers::file_tail(errors, 600));
-  }
 }
 
 void StraceTimeline::stop() {

@@ -98,6 +98,19 @@ std::optional<std::string> strace_missing_reason();
 /// at most one tracer, which is why the timeline and syscall faults cannot share a peer.
 pid_t tracer_of(pid_t pid);
 
+/// Starts `strace OPTIONS -p PID...` (its stderr to `stderr_to`) and returns it once it
+/// traces every one of `pids` still alive (their TracerPid), running `pump` meanwhile. If
+/// strace exits or does not attach within `deadline`, it is stopped and reaped and a
+/// StraceError says so with `complaints()` (what strace said, read once it is gone).
+/// `on_started` runs once strace holds its stderr open, before the wait (a FIFO's reader must
+/// not start earlier: with no writer yet it reads EOF). Shared by the syscall timeline and the
+/// syscall faults.
+peers::Process attach_strace(const std::vector<std::string>& options,
+                             const std::vector<pid_t>& pids, const std::filesystem::path& stderr_to,
+                             const std::function<std::string()>& complaints,
+                             const std::function<void()>& pump, std::chrono::milliseconds deadline,
+                             const std::function<void()>& on_started = {});
+
 class StraceTimeline {
  public:
   struct Options {

@@ -160,47 +160,31 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   // wants more; -f follows children forked later (php-fpm respawns, Apache's new children).
   std::string traced = config_.timeline ? observers::kTimelineTrace : "";
   for (const auto& f : config_.syscall_faults) traced += (traced.empty() ? "" : ",") + f.syscall;
-  peers::ProcessSpec spec;
-  spec.argv = {"strace", "-f", "-ttt", "-e", "trace=" + traced};
-  if (config_.timeline) {
-    spec.argv = {"strace"};
-    for (auto& arg : observers::strace_timeline_args(traced, observers::kTimelineStringLimit))
-      spec.argv.push_back(arg);
-  }
+  std::vector<std::string> options = {"-f", "-ttt", "-e", "trace=" + traced};
+  if (config_.timeline)
+    options = observers::strace_timeline_args(traced, observers::kTimelineStringLimit);
   std::string expressions;
   for (const auto& f : config_.syscall_faults) {
-    spec.argv.push_back("-e");
-    spec.argv.push_back("inject=" + f.inject_expression());
+    options.push_back("-e");
+    options.push_back("inject=" + f.inject_expression());
     expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
   }
   std::string pid_list;
-  for (const pid_t pid : pids) {
-    spec.argv.push_back("-p");
-    spec.argv.push_back(std::to_string(pid));
-    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
-  }
-  spec.log_file = fifo;
+  for (const pid_t pid : pids) pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
+  const auto complaints = [this] {
+    drain_strace_pipe();
+    return peers::file_tail(strace_log_, 600);
+  };
   try {
-    strace_.emplace(peers::Process::start(spec));
-  } catch (const peers::ProcessError& e) {
-    throw std::runtime_error("strace: " + std::string(e.what()));
-  }
-  read_strace();
-  const pid_t tracer = strace_->pid();
-  const bool attached = peers::wait_until(
-      [&] {
-        if (!strace_->running()) return true;  // failed: reported below
-        for (const pid_t pid : pids)
-          if (tracer_of(pid) != tracer && ::kill(pid, 0) == 0) return false;
-        return true;
-      },
-      5000ms, pump);
-  if (!attached || !strace_->running()) {
+    // strace's output (trace and complaints alike) reaches the log while we wait.
+    strace_.emplace(observers::attach_strace(options, pids, fifo, complaints, pump, 5000ms,
+                                             [this] { read_strace(); }));
+  } catch (const observers::StraceError& e) {
     detach_strace();
-    throw std::runtime_error("strace did not attach to " + config_.role + " " + config_.kind +
-                             " (pids " + pid_list + ") with " + expressions + ": " +
-                             peers::file_tail(strace_log_, 600));
+    throw std::runtime_error(config_.role + " " + config_.kind + " with " + expressions + ": " +
+                             e.what());
   }
+  const pid_t tracer = strace_->pid();
   bus_.publish("harness", "syscall_fault_armed", 0, 0, static_cast<std::uint64_t>(tracer),
                config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
                    " (log " + strace_log_.filename().string() + ")");
@@ -246,6 +230,14 @@ void PeerFaults::strace_output(std::string_view data) {
   }
 }
 
+void PeerFaults::drain_strace_pipe() {
+  if (!strace_pipe_) return;
+  // What strace wrote since the loop last ran (the pipe is at EOF once strace is gone).
+  const int fd = strace_pipe_->native_handle();
+  for (ssize_t n; (n = ::read(fd, strace_buffer_.data(), strace_buffer_.size())) > 0;)
+    strace_output(std::string_view(strace_buffer_.data(), static_cast<std::size_t>(n)));
+}
+
 void PeerFaults::detach_strace() {
   if (strace_ && strace_->valid()) {
     // strace detaches from every tracee on SIGINT; the tracees run on untouched.
@@ -253,10 +245,7 @@ void PeerFaults::detach_strace() {
   }
   strace_.reset();
   if (strace_pipe_) {
-    // What strace wrote since the loop last ran (the pipe is at EOF once strace is gone).
-    const int fd = strace_pipe_->native_handle();
-    for (ssize_t n; (n = ::read(fd, strace_buffer_.data(), strace_buffer_.size())) > 0;)
-      strace_output(std::string_view(strace_buffer_.data(), static_cast<std::size_t>(n)));
+    drain_strace_pipe();
     if (!strace_line_.empty()) strace_output("\n");
     boost::system::error_code ignored;
     strace_pipe_->close(ignored);

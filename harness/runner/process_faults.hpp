@@ -76,6 +76,7 @@ class PeerFaults {
   void attach_strace(const std::function<void()>& pump);
   void detach_strace();
   void read_strace();                         // keeps one read pending on strace's pipe
+  void drain_strace_pipe();                   // what strace wrote and the loop has not read
   void strace_output(std::string_view data);  // appends to the log, publishes each injection
 
   boost::asio::io_context& io_;
