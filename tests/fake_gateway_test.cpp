@@ -20,6 +20,7 @@
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/cgi.hpp"
 #include "probe/probe_contract.hpp"
+#include "support/run_exchange.hpp"
 #include "util/sha256.hpp"
 
 namespace {
@@ -170,17 +171,7 @@ struct Rig {
   }
 
   Exchange run(RequestSpec spec, std::chrono::milliseconds limit = 10s) {
-    Exchange x;
-    bool done = false;
-    asio::co_spawn(io, fh::client::exchange(gateway->address(), std::move(spec), x),
-                   [&](std::exception_ptr e) {
-                     EXPECT_FALSE(e);
-                     done = true;
-                   });
-    const auto deadline = Clock::now() + limit;
-    while (!done && Clock::now() < deadline) io.run_one_for(50ms);
-    EXPECT_TRUE(done) << "exchange did not end: " << x.summary();
-    return x;
+    return fh::test_support::run_exchange(io, gateway->address(), std::move(spec), limit);
   }
 
   bool logged(std::string_view what) const {
@@ -641,14 +632,7 @@ struct Chain {
   }
 
   Exchange run(RequestSpec spec, std::chrono::milliseconds limit = 30s) {
-    Exchange x;
-    bool done = false;
-    asio::co_spawn(io, fh::client::exchange(gateway->address(), std::move(spec), x),
-                   [&](std::exception_ptr) { done = true; });
-    const auto deadline = Clock::now() + limit;
-    while (!done && Clock::now() < deadline) io.run_one_for(50ms);
-    EXPECT_TRUE(done) << "exchange did not end: " << x.summary();
-    return x;
+    return fh::test_support::run_exchange(io, gateway->address(), std::move(spec), limit);
   }
 
   asio::io_context io;

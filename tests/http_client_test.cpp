@@ -23,6 +23,7 @@
 
 #include "events/bus.hpp"
 #include "scenario/loader.hpp"
+#include "support/run_exchange.hpp"
 #include "util/sha256.hpp"
 
 namespace {
@@ -112,20 +113,7 @@ void reset(Socket& socket) {
   socket.close();
 }
 
-// Runs one exchange to its end, bounded: a hang fails the test instead of blocking ctest.
-Exchange run_exchange(asio::io_context& io, const fh::net::Address& address, RequestSpec spec,
-                      std::chrono::milliseconds limit = 10s) {
-  Exchange x;
-  bool done = false;
-  asio::co_spawn(io, fh::client::exchange(address, std::move(spec), x), [&](std::exception_ptr e) {
-    EXPECT_FALSE(e) << "exchange threw";
-    done = true;
-  });
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
-  EXPECT_TRUE(done) << "exchange did not end within the limit: " << x.summary();
-  return x;
-}
+using fh::test_support::run_exchange;
 
 RequestSpec make_spec(std::string method, std::string target = "/") {
   RequestSpec spec;
@@ -502,17 +490,7 @@ TEST(http_client, Names) {
 // Runs one exchange with a bus; bounded like run_exchange.
 Exchange run_on_bus(asio::io_context& io, const fh::net::Address& address, RequestSpec spec,
                     fh::events::Bus& bus, std::chrono::milliseconds limit = 10s) {
-  Exchange x;
-  bool done = false;
-  asio::co_spawn(io, fh::client::exchange(address, std::move(spec), x, &bus, 1),
-                 [&](std::exception_ptr e) {
-                   EXPECT_FALSE(e) << "exchange threw";
-                   done = true;
-                 });
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
-  EXPECT_TRUE(done) << "exchange did not end within the limit: " << x.summary();
-  return x;
+  return run_exchange(io, address, std::move(spec), limit, &bus, 1);
 }
 
 const fh::events::Event* client_event(const fh::events::Bus& bus, const std::string& name) {

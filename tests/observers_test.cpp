@@ -23,6 +23,7 @@
 #include "observers/pcap_capture.hpp"
 #include "observers/tcp_reassembly.hpp"
 #include "observers/wire_decoder.hpp"
+#include "support/run_exchange.hpp"
 #include "support/tshark.hpp"
 
 namespace {
@@ -395,14 +396,7 @@ struct CapturedChain {
   ~CapturedChain() { capture.stop(); }
 
   fh::client::Exchange run(fh::client::RequestSpec spec, std::chrono::milliseconds limit = 30s) {
-    fh::client::Exchange x;
-    bool done = false;
-    asio::co_spawn(io, fh::client::exchange(gateway->address(), std::move(spec), x),
-                   [&](std::exception_ptr) { done = true; });
-    const auto deadline = Clock::now() + limit;
-    while (!done && Clock::now() < deadline) io.run_one_for(50ms);
-    EXPECT_TRUE(done) << "exchange did not end: " << x.summary();
-    return x;
+    return fh::test_support::run_exchange(io, gateway->address(), std::move(spec), limit);
   }
 
   // Stops the fakes (their FINs/RSTs go on the wire), drains the loop, stops the capture and
