@@ -168,27 +168,35 @@ void finish_timeline(benchmark::State& state, NginxChain& chain) {
       log_bytes == static_cast<std::uintmax_t>(-1) ? 0.0 : static_cast<double>(log_bytes) / 1e6;
 }
 
-// Arg: 1 = strace attached. Time: each exchange (manual time), connect to last byte.
-void BM_NginxSmallGets(benchmark::State& state) {
-  constexpr std::uint64_t kSize = 100;
-  NginxChain chain;
+// One GET of `target` (a `size`-byte body) per iteration, each timed from connect to last
+// byte (manual time); returns the seconds they took together. An incomplete response fails
+// the benchmark; then, or when the chain would not start, state.error_occurred().
+double timed_gets(benchmark::State& state, NginxChain& chain, const std::string& target,
+                  std::uint64_t size) {
   if (const std::string error = chain.start(state.range(0) != 0); !error.empty())
     state.SkipWithError(error.c_str());
   state.counters["tcp_sockets"] = host_tcp_sockets();
   double seconds = 0;
   for (auto _ : state) {
     const auto start = Clock::now();
-    const auto x = chain.get("/probe?size=100");
+    const auto x = chain.get(target);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     state.SetIterationTime(elapsed);
     seconds += elapsed;
-    if (!complete(x, kSize)) {
-      state.SkipWithError(("GET /probe?size=100 failed: " + x.summary()).c_str());
+    if (!complete(x, size)) {
+      state.SkipWithError(("GET " + target + " failed: " + x.summary()).c_str());
       break;
     }
   }
+  if (!state.error_occurred()) finish_timeline(state, chain);
+  return seconds;
+}
+
+// Arg: 1 = strace attached. Time: each exchange (manual time), connect to last byte.
+void BM_NginxSmallGets(benchmark::State& state) {
+  NginxChain chain;
+  const double seconds = timed_gets(state, chain, "/probe?size=100", 100);
   if (state.error_occurred()) return;
-  finish_timeline(state, chain);
   state.counters["req/s"] = seconds > 0 ? static_cast<double>(state.iterations()) / seconds : 0.0;
 }
 BENCHMARK(BM_NginxSmallGets)
@@ -203,23 +211,8 @@ void BM_NginxTransfer16MiB(benchmark::State& state) {
   constexpr std::uint64_t kSize = 16u << 20;
   const std::string target = "/probe?size=" + std::to_string(kSize) + "&chunk=65536";
   NginxChain chain;
-  if (const std::string error = chain.start(state.range(0) != 0); !error.empty())
-    state.SkipWithError(error.c_str());
-  state.counters["tcp_sockets"] = host_tcp_sockets();
-  double seconds = 0;
-  for (auto _ : state) {
-    const auto start = Clock::now();
-    const auto x = chain.get(target);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-    if (!complete(x, kSize)) {
-      state.SkipWithError(("GET " + target + " failed: " + x.summary()).c_str());
-      break;
-    }
-  }
+  const double seconds = timed_gets(state, chain, target, kSize);
   if (state.error_occurred()) return;
-  finish_timeline(state, chain);
   const double bytes = static_cast<double>(state.iterations() * kSize);
   state.counters["MB/s"] = seconds > 0 ? bytes / 1e6 / seconds : 0.0;
 }
