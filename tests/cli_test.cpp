@@ -241,10 +241,16 @@ TEST(Cli, SetAndMatrixOverrideEveryScenarioFromTheCommandLine) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("pass-and-skip[plain+tcp]"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("pass-and-skip[plain+unix]"), std::string::npos) << r.output;
-  auto bad = cli("run tests/data/pass-and-skip.yaml --set 'topology: {gatway: {}}'");
+  // An error in a --set text names the text and its position, once for all the files.
+  auto bad = cli("run tests/data/pass-and-skip.yaml scenarios/basic --set 'topology: {gatway: {}}'");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
-  EXPECT_NE(bad.output.find("unknown key 'gatway' (did you mean 'gateway'?)"), std::string::npos)
-      << bad.output;
-  EXPECT_NE(bad.output.find("--set or --matrix"), std::string::npos) << bad.output;
+  const std::string where = "--set #1:1:12: topology: unknown key 'gatway' (did you mean 'gateway'?)";
+  ASSERT_NE(bad.output.find(where), std::string::npos) << bad.output;
+  EXPECT_EQ(bad.output.find(where), bad.output.rfind(where)) << "printed more than once:\n"
+                                                             << bad.output;
+  auto syntax = cli("run scenarios/basic --set 'topology: {gateway: [}'");
+  EXPECT_EQ(syntax.exit_code, 2) << syntax.output;
+  EXPECT_NE(syntax.output.find("error: --set #1:1:"), std::string::npos) << syntax.output;
+  EXPECT_EQ(syntax.output.find("YAML syntax"), syntax.output.rfind("YAML syntax")) << syntax.output;
   EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --matrix 'nameless'").exit_code, 2);
 }

@@ -128,7 +128,7 @@ TEST_F(FakeBackendTest, GetValuesAnswersKnownVariablesOnly) {
 
 TEST_F(FakeBackendTest, GetValuesReportsMpxsConnsWhenMultiplexing) {
   BackendConfig config;
-  config.mpxs_conns = true;
+  config.policy.mpxs_conns = true;
   start(config);
   RawClient c(io);
   const auto ask = encoded(fcgi::make_get_values({"FCGI_MPXS_CONNS"}));
@@ -205,7 +205,7 @@ TEST_F(FakeBackendTest, SecondRequestWhileBusyGetsCantMpxConn) {
 
 TEST_F(FakeBackendTest, MpxsConnsServesInterleavedRequests) {
   BackendConfig config;
-  config.mpxs_conns = true;
+  config.policy.mpxs_conns = true;
   start(config);
   RawClient c(io);
   const std::string upload = probe::pattern(3, 100000);
@@ -429,138 +429,6 @@ TEST_F(FakeBackendTest, LingeringCloseEndsAtPeerEof) {
   EXPECT_EQ(count("connection_closed"), 1u);
 }
 
-// ---------------------------------------------------------------- faults
-
-TEST_F(FakeBackendTest, FaultCloseAtParamsReceivedClosesBeforeAnyStdout) {
-  BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::close));
-  start(config);
-  RawClient c(io);
-  exchange(c, begin(1) + params(1, "size=10"), Until::closed);
-  EXPECT_TRUE(c.eof);
-  EXPECT_FALSE(c.error) << c.error.message();
-  EXPECT_TRUE(c.received.empty());
-  const auto* f = find("fault:close");
-  ASSERT_TRUE(f);
-  EXPECT_EQ(f->detail, "at=params_complete");
-}
-
-TEST_F(FakeBackendTest, FaultResetAtParamsReceivedSendsRst) {
-  BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::reset));
-  start(config);
-  RawClient c(io);
-  exchange(c, begin(1) + params(1, "size=10"), Until::closed);
-  EXPECT_EQ(c.error, asio::error::connection_reset) << c.error.message();
-  EXPECT_TRUE(c.received.empty());
-  EXPECT_EQ(count("fault:reset"), 1u);
-}
-
-TEST_F(FakeBackendTest, FaultCloseAtBodyBytesLeavesExactlyThatManyBytes) {
-  // Without chunk (65535-byte pieces) and with a chunk that doesn't divide the threshold.
-  for (const std::string query : {"size=300000", "size=300000&chunk=30000"}) {
-    SCOPED_TRACE(query);
-    io.restart();
-    BackendConfig config;
-    config.faults.push_back(fault(BackendEvent::body_bytes, BackendAction::close));
-    config.faults.back().bytes = 100000;
-    start(config);
-    RawClient c(io);
-    exchange(c, request(1, query), Until::closed);
-    EXPECT_TRUE(c.eof);
-    EXPECT_FALSE(c.error) << c.error.message();
-    EXPECT_EQ(c.body(1).size(), 100000u);
-    EXPECT_EQ(c.body(1), probe::pattern(0, 100000));
-    EXPECT_FALSE(c.end_request(1));
-    EXPECT_FALSE(c.stream_ended(1, RecordType::Stdout));
-  }
-}
-
-TEST_F(FakeBackendTest, FaultAppliesOnlyToItsRequestIndex) {
-  BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::headers_sent, BackendAction::close));
-  config.faults.back().request_index = 2;
-  start(config);
-  RawClient first(io), second(io);
-  run([&]() -> asio::awaitable<void> {
-    co_await send_and_read(first, request(1, "size=10"), Until::closed);
-    co_await send_and_read(second, request(1, "size=10"), Until::closed);
-  });
-  EXPECT_TRUE(first.end_request(1));
-  EXPECT_EQ(first.body(1), probe::pattern(0, 10));
-  EXPECT_FALSE(second.end_request(1));
-  EXPECT_EQ(second.head(1), probe::response_head(200));  // closed right after the head
-  EXPECT_TRUE(second.body(1).empty());
-}
-
-TEST_F(FakeBackendTest, DelayedFaultActsWhileTheResponseGoesOn) {
-  BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::headers_sent, BackendAction::close));
-  config.faults.back().delay_ms = 150;
-  start(config);
-  RawClient c(io);
-  exchange(c, request(1, "size=100000&chunk=1000&delay_ms=20"), Until::closed);
-  EXPECT_TRUE(c.eof);
-  EXPECT_GT(c.body(1).size(), 0u);
-  EXPECT_LT(c.body(1).size(), 100000u);
-  EXPECT_FALSE(c.end_request(1));
-}
-
-TEST_F(FakeBackendTest, FiniteStallDelaysTheResponse) {
-  BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::headers_sent, BackendAction::stall));
-  config.faults.back().stall_ms = 200;
-  start(config);
-  RawClient c(io);
-  Clock::time_point head_at{}, end_at{};
-  run([&]() -> asio::awaitable<void> {
-    co_await c.connect(backend->address());
-    co_await c.send(request(1, "size=10"));
-    co_await c.read_until([&] { return !c.head(1).empty(); });
-    head_at = Clock::now();
-    co_await c.read_until_end_request(1);
-    end_at = Clock::now();
-  });
-  EXPECT_EQ(c.body(1), probe::pattern(0, 10));
-  EXPECT_GE(end_at - head_at, 180ms);
-  EXPECT_EQ(count("fault:stall"), 1u);
-}
-
-TEST_F(FakeBackendTest, StallUntilStoppedThenStopEndsEverything) {
-  BackendConfig config;
-  config.faults.push_back(fault(BackendEvent::params_complete, BackendAction::stall));
-  start(config);
-  RawClient c(io);
-  bool stdout_before_stop = true;
-  Clock::time_point stopped_at{}, closed_at{};
-  const auto t0 = Clock::now();
-  // Not via run(): the test stops the backend itself and io.run_for must return on its own.
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await c.connect(backend->address());
-        co_await c.send(request(1, "size=10"));
-        co_await c.read_until_closed();
-        closed_at = Clock::now();
-      },
-      asio::detached);
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await sleep_for(300ms);
-        stdout_before_stop = c.first_of(RecordType::Stdout) != nullptr;
-        stopped_at = Clock::now();
-        backend->stop();
-      },
-      asio::detached);
-  io.run_for(10s);
-  EXPECT_LT(Clock::now() - t0, 2s) << "io.run_for did not return after stop()";
-  EXPECT_FALSE(stdout_before_stop);
-  EXPECT_TRUE(c.ended());
-  EXPECT_GE(closed_at, stopped_at);
-  EXPECT_EQ(count("fault:stall"), 1u);
-}
-
 // ---------------------------------------------------------------- transport and lifetime
 
 TEST_F(FakeBackendTest, UnixSocketTransportWorksAndFileIsRemovedOnStop) {
@@ -629,9 +497,7 @@ TEST_F(FakeBackendTest, DestructorStopsWithoutRunningAgain) {
 TEST_F(FakeBackendTest, OneWorkerLeavesTheNextConnectionInTheBacklog) {
   // workers: 1 models a single-process app: the 2nd connection is accepted only after the
   // 1st closed (it waited in the kernel's listen queue meanwhile).
-  BackendConfig config;
-  config.workers = 1;
-  start(config);
+  start(configured("{workers: 1}"));
   RawClient first(io), second(io);
   run([&]() -> asio::awaitable<void> {
     co_await first.connect(backend->address());

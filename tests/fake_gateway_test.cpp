@@ -608,14 +608,6 @@ TEST(fake_gateway, StopEndsEveryCoroutine) {
 namespace e2e {
 
 // Client -> fake gateway -> fake backend (probe contract), all on one io_context.
-fh::fake::BackendFault fault(fh::fake::BackendEvent at, fh::fake::BackendAction action,
-                             std::uint64_t bytes) {
-  fh::fake::BackendFault f;
-  f.at = at;
-  f.action = action;
-  f.bytes = bytes;
-  return f;
-}
 
 struct Chain {
   explicit Chain(fh::fake::BackendConfig backend_config = {}, GatewayConfig config = {}) {
@@ -683,29 +675,23 @@ TEST(fake_gateway_e2e, StatusFromQuery) {
 }
 
 TEST(fake_gateway_e2e, FaultCloseMidBodyTruncates) {
-  fh::fake::BackendConfig backend_config;
-  backend_config.faults.push_back(
-      fault(fh::fake::BackendEvent::body_bytes, fh::fake::BackendAction::close, 100000));
-  Chain chain(backend_config);
+  Chain chain(fh::fake::backend_config_from_yaml(
+      "{faults: [{at: {body_bytes: 100000}, do: close}]}"));
   auto x = chain.run(get("/probe?size=1000000"));
   EXPECT_EQ(x.outcome, Outcome::truncated) << x.summary();
   EXPECT_EQ(x.body_bytes, 100000u);
 }
 
 TEST(fake_gateway_e2e, FaultResetAfterParamsIs502) {
-  fh::fake::BackendConfig backend_config;
-  backend_config.faults.push_back(
-      fault(fh::fake::BackendEvent::params_received, fh::fake::BackendAction::reset, 0));
-  Chain chain(backend_config);
+  Chain chain(fh::fake::backend_config_from_yaml("{faults: [{at: params_complete, do: reset}]}"));
   auto x = chain.run(get("/probe?size=10"));
   EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
   EXPECT_EQ(x.status, 502);
 }
 
 TEST(fake_gateway_e2e, FaultStallBeforeHeadIs504) {
-  fh::fake::BackendConfig backend_config;
-  backend_config.faults.push_back(
-      fault(fh::fake::BackendEvent::params_received, fh::fake::BackendAction::stall, 0));
+  auto backend_config =
+      fh::fake::backend_config_from_yaml("{faults: [{at: params_complete, do: stall}]}");
   GatewayConfig config;
   config.backend_timeout_ms = 200;
   Chain chain(backend_config, config);

@@ -2,6 +2,9 @@
 // every framing and failure shape can be produced exactly.
 #include "client/http_client.hpp"
 
+#include "client/client_events.hpp"
+#include "fake-backends/backend_events.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -509,11 +512,12 @@ std::string pattern(std::size_t size) {
   return body;
 }
 
-fh::client::Anchor at(fh::client::Anchor::Kind kind, std::uint64_t bytes = 0) {
-  fh::client::Anchor a;
-  a.kind = kind;
-  a.bytes = bytes;
-  return a;
+// Triggers of the client's own exchange: its events and its counters.
+fh::client::Trigger at(const fh::events::EventDecl& own_event) {
+  return fh::client::Trigger::on(own_event);
+}
+fh::client::Trigger at(fh::language::Counter counter, std::uint64_t bytes) {
+  return fh::client::Trigger::counting(counter, bytes);
 }
 
 // Writes `bytes` without blocking where it can, and records whether (and after how many
@@ -554,7 +558,7 @@ TEST(http_client, SlowReaderPauseBlocksTheServersWriteThenCatchesUp) {
   RequestSpec spec;
   spec.client.rcvbuf = 4096;
   spec.client.mss = 1024;
-  spec.client.read = fh::client::ReadFault{at(fh::client::Anchor::Kind::response_head), 300};
+  spec.client.read = fh::client::ReadFault{at(fh::client::client_events::response_head), 300};
   auto x = run_on_bus(io, server.address(), spec, bus);
   EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
   EXPECT_EQ(x.body_bytes, kSize);
@@ -605,7 +609,7 @@ TEST(http_client, AbortCloseAfterExactlyNBodyBytesSendsFin) {
   });
   fh::events::Bus bus;
   RequestSpec spec;
-  spec.client.abort = fh::client::AbortFault{at(fh::client::Anchor::Kind::body_bytes, 100)};
+  spec.client.abort = fh::client::AbortFault{at(fh::language::Counter::body_bytes, 100)};
   auto x = run_on_bus(io, server.address(), spec, bus);
   EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
   EXPECT_EQ(fh::client::outcome_name(x.outcome), "aborted");
@@ -633,7 +637,7 @@ TEST(http_client, AbortResetAtResponseHeadSendsRst) {
     server_done = true;
   });
   RequestSpec spec;
-  spec.client.abort = fh::client::AbortFault{at(fh::client::Anchor::Kind::response_head),
+  spec.client.abort = fh::client::AbortFault{at(fh::client::client_events::response_head),
                                              fh::client::AbortFault::How::reset};
   auto x = run_exchange(io, server.address(), spec);
   EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
@@ -652,15 +656,12 @@ TEST(http_client, AbortAnchoredOnBusEventActsSynchronously) {
   std::size_t aborted_events_at_publish = 99;
   server.serve([&](Socket& s) -> asio::awaitable<void> {
     co_await send(s, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789");
-    bus.publish("backend", "headers_sent");
+    bus.publish(fh::fake::backend_events::headers_sent);
     aborted_events_at_publish = bus.count(fh::events::Selector{"client", "aborted"});
     co_await pause(50ms);
   });
   RequestSpec spec;
-  fh::client::Anchor anchor;
-  anchor.kind = fh::client::Anchor::Kind::event;
-  anchor.event = fh::events::Selector::parse("backend.headers_sent");
-  spec.client.abort = fh::client::AbortFault{anchor};
+  spec.client.abort = fh::client::AbortFault{at(fh::fake::backend_events::headers_sent)};
   auto x = run_on_bus(io, server.address(), spec, bus);
   EXPECT_EQ(x.outcome, Outcome::aborted) << x.summary();
   EXPECT_EQ(aborted_events_at_publish, 1u);
@@ -676,7 +677,7 @@ TEST(http_client, AbortDelayedAfterItsAnchor) {
   });
   fh::events::Bus bus;
   RequestSpec spec;
-  auto anchor = at(fh::client::Anchor::Kind::response_head);
+  auto anchor = at(fh::client::client_events::response_head);
   anchor.delay_ms = 100;
   spec.client.abort = fh::client::AbortFault{anchor};
   auto x = run_on_bus(io, server.address(), spec, bus);
@@ -719,7 +720,7 @@ TEST(http_client, StalledBodyStopsAtExactlyNBytesAndResumes) {
   spec.chunked = true;
   spec.chunk_size = 4096;
   spec.client.body_stall =
-      fh::client::BodyStall{at(fh::client::Anchor::Kind::request_body_bytes, 10000), 100};
+      fh::client::BodyStall{at(fh::language::Counter::request_body_bytes, 10000), 100};
   auto x = run_on_bus(io, server.address(), spec, bus);
   EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
   EXPECT_EQ(fh::util::sha256_hex(server.seen().body), fh::util::sha256_hex(body));
@@ -870,7 +871,7 @@ TEST(http_client, ScenarioClientKeys) {
   auto s = fh::scenario::load_text(
       scenario_with_client(
           "{rcvbuf: 4KiB, mss: 1024, read: {at: response_head, pause_ms: 500, bytes: 1KiB, "
-          "every_ms: 5}, abort: {at: {event: backend.headers_sent, nth: 2}, do: "
+          "every_ms: 5}, abort: {at: backend.headers_sent, nth: 2, do: "
           "reset, delay_ms: 3}, body_pace: {bytes: 100, every_ms: 10}, "
           "body_stall: {at: {request_body_bytes: 10}, stall_ms: 50}, "
           "connection: a, pipeline: true}"),
@@ -880,18 +881,18 @@ TEST(http_client, ScenarioClientKeys) {
   EXPECT_EQ(c.rcvbuf, 4096u);
   EXPECT_EQ(c.mss, 1024u);
   ASSERT_TRUE(c.read && c.abort && c.body_pace && c.body_stall);
-  EXPECT_EQ(c.read->at.kind, fh::client::Anchor::Kind::response_head);
+  EXPECT_TRUE(c.read->at.is(fh::client::client_events::response_head));
   EXPECT_EQ(c.read->pause_ms, 500u);
   EXPECT_EQ(c.read->bytes, 1024u);
-  EXPECT_EQ(c.abort->at.kind, fh::client::Anchor::Kind::event);
+  EXPECT_EQ(c.abort->at.kind, fh::client::Trigger::Kind::event);
   EXPECT_EQ(c.abort->at.event.party, "backend");
   EXPECT_EQ(c.abort->at.event.name, "headers_sent");
   EXPECT_EQ(c.abort->at.nth, 2u);
   EXPECT_EQ(c.abort->at.delay_ms, 3u);
   EXPECT_EQ(c.abort->how, fh::client::AbortFault::How::reset);
-  EXPECT_EQ(c.body_pace->at.kind, fh::client::Anchor::Kind::connected);
-  EXPECT_EQ(c.body_stall->at.kind, fh::client::Anchor::Kind::request_body_bytes);
-  EXPECT_EQ(c.body_stall->at.bytes, 10u);
+  EXPECT_TRUE(c.body_pace->at.is(fh::client::client_events::connected));
+  EXPECT_TRUE(c.body_stall->at.is(fh::language::Counter::request_body_bytes));
+  EXPECT_EQ(c.body_stall->at.amount, 10u);
   EXPECT_EQ(c.connection, "a");
   EXPECT_TRUE(c.pipeline);
 }
@@ -904,11 +905,14 @@ TEST(http_client, ScenarioClientKeysAreValidated) {
       {"{read: {bytes: 5}}", "bytes and every_ms go together"},
       {"{read: {pause_ms: 0}}", "client.read.pause_ms: expected at least 1 ms"},
       {"{abort: {do: close}}", "client.abort: missing required key 'at'"},
-      {"{abort: {at: head}}", "client.abort.at: expected one of connected, request_sent"},
+      {"{abort: {at: head}}", "no event 'client.head' is declared"},
+      {"{abort: {at: request_sent}}", "'request_sent' is now the client's event request_body_sent"},
       {"{abort: {at: response_head, do: rst}}", "client.abort.do: expected one of close, reset"},
-      {"{abort: {at: {event: headers_sent}}}", "expected an event as party.name"},
-      {"{abort: {at: {body_bytes: 1, event: client.x}}}", "expected exactly one of"},
-      {"{abort: {at: {body_bytes: 1, nth: 2}}}", "nth only applies to event"},
+      {"{abort: {at: {event: backend.headers_sent}}}", "'event' is no longer part"},
+      {"{abort: {at: {body_bytes: 1, request_body_bytes: 2}}}", "give exactly one of"},
+      {"{abort: {at: {body_bytes: 1}, nth: 2}}", "nth: only with at: an event"},
+      {"{abort: {at: backend.headers_snt}}", "did you mean 'backend.headers_sent'?"},
+      {"{abort: {at: {stdin_bytes: 1}}}", "does not count stdin_bytes"},
       {"{body_pace: {bytes: 10}}", "client.body_pace: missing required key 'every_ms'"},
       {"{body_stall: {at: connected, stall_ms: x}}", "client.body_stall.stall_ms: expected"},
       {"{rcvbuf: lots}", "client.rcvbuf: expected a size in bytes"},

@@ -23,6 +23,7 @@
 #include "observers/pcap_capture.hpp"
 #include "observers/tcp_reassembly.hpp"
 #include "observers/wire_decoder.hpp"
+#include "observers/wire_events.hpp"
 #include "support/run_exchange.hpp"
 #include "support/tshark.hpp"
 
@@ -188,7 +189,7 @@ TEST(observers_decode, RecordsSegmentsAndTerminators) {
   EXPECT_EQ(r[4].content_length, 20);
   EXPECT_EQ(wire.stdout_body_bytes(), 5u);
   std::map<std::string, const obs::WireEvent*> by_name;
-  for (const auto& e : wire.events()) by_name.emplace(e.name, &e);
+  for (const auto& e : wire.events()) by_name.emplace(e.name(), &e);
   ASSERT_TRUE(by_name.count("stdin_terminator"));
   EXPECT_NE(
       by_name["stdin_terminator"]->detail.find("new segment after previous record (FCGI_PARAMS)"),
@@ -220,7 +221,7 @@ TEST(observers_decode, HttpFramingCompleteAndTruncated) {
   obs::WireDecoder wire({0, 8080});
   wire.decode(tcp);
   std::vector<std::string> seen;
-  for (const auto& e : wire.events()) seen.push_back(e.name + ":" + std::to_string(e.value));
+  for (const auto& e : wire.events()) seen.push_back(e.name() + ":" + std::to_string(e.value));
   const std::vector<std::string> expected = {"connection_open:0",         "http_request_head:0",
                                              "http_request_head:0",       "http_response_head:200",
                                              "http_response_complete:3",  "http_response_head:200",
@@ -240,7 +241,7 @@ TEST(observers_decode, UnreadableContentLengthIsTruncatedNotAThrow) {
   wire.decode(tcp);
   ASSERT_FALSE(wire.events().empty());
   bool truncated = false;
-  for (const auto& e : wire.events()) truncated |= e.name == "http_response_truncated";
+  for (const auto& e : wire.events()) truncated |= e.name() == "http_response_truncated";
   EXPECT_TRUE(truncated);
 }
 
@@ -251,11 +252,15 @@ TEST(observers_decode, UnreadableContentLengthIsTruncatedNotAThrow) {
 struct Exchange {
   std::vector<obs::WireEvent> events;
   std::size_t packet = 0;
-  void add(std::string name, std::uint32_t connection, std::uint16_t id, std::uint64_t value,
-           std::string detail) {
+  void add(const std::string& name, std::uint32_t connection, std::uint16_t id,
+           std::uint64_t value, std::string detail) {
     ++packet;
-    events.push_back({static_cast<std::int64_t>(packet), packet, std::move(name), connection, id,
-                      value, std::move(detail)});
+    const fh::events::EventDecl* decl = nullptr;
+    for (const auto* d : obs::wire_events::all())
+      if (d->name == name) decl = d;
+    ASSERT_TRUE(decl) << name;
+    events.push_back({static_cast<std::int64_t>(packet), packet, decl, connection, id, value,
+                      std::move(detail)});
   }
   Exchange& request(const std::string& target = "/probe?size=1000", std::uint32_t conn = 1,
                     std::uint32_t backend_conn = 2, std::uint16_t id = 1) {
@@ -282,7 +287,7 @@ struct Exchange {
   std::vector<std::string> kinds(bool backend_leg = true) const {
     std::vector<std::string> out;
     for (const auto& e : obs::diagnose_completeness(events, backend_leg)) {
-      EXPECT_EQ(e.name, "completeness");
+      EXPECT_EQ(e.name(), "completeness");
       out.push_back(e.detail.substr(0, e.detail.find(':')));
     }
     return out;
@@ -415,7 +420,7 @@ struct CapturedChain {
   std::vector<const obs::WireEvent*> events(const std::string& name) const {
     std::vector<const obs::WireEvent*> out;
     for (const auto& e : wire.events())
-      if (e.name == name) out.push_back(&e);
+      if (e.name() == name) out.push_back(&e);
     return out;
   }
   std::string dump() const {
@@ -424,7 +429,7 @@ struct CapturedChain {
       out +=
           "bus " + e.party + "." + e.name + " " + std::to_string(e.value) + " " + e.detail + "\n";
     for (const auto& e : wire.events())
-      out += std::to_string(e.connection) + " " + e.name + " " + std::to_string(e.value) + " " +
+      out += std::to_string(e.connection) + " " + e.name() + " " + std::to_string(e.value) + " " +
              e.detail + "\n";
     return out;
   }
@@ -504,12 +509,8 @@ TEST(observers_live, SixteenMebibytesWithoutDropsAndStdoutEqualsBody) {
 }
 
 TEST(observers_live, ResetFromBackendIsSeen) {
-  fh::fake::BackendConfig config;
-  fh::fake::BackendFault fault;
-  fault.at = fh::fake::BackendEvent::params_complete;
-  fault.action = fh::fake::BackendAction::reset;
-  config.faults.push_back(fault);
-  CapturedChain chain(config);
+  CapturedChain chain(
+      fh::fake::backend_config_from_yaml("{faults: [{at: params_complete, do: reset}]}"));
   auto x = chain.run(get("/probe?size=10"));
   EXPECT_EQ(x.status, 502) << x.summary();
   chain.finish();

@@ -241,12 +241,13 @@ TEST(ProcessFaults, LoaderRejectsBadFaultsWithFileLineColumn) {
   EXPECT_NE(e.find("unknown key 'process_faults'"), std::string::npos) << e;
 
   auto s = from_text(head +
-                     "    process_faults:\n      - {at: backend.x, nth: 2, delay_ms: 7, do: "
+                     "    process_faults:\n      - {at: client.response_complete, nth: 2, delay_ms: 7, do: "
                      "signal, signal: SIGUSR2}\n    syscall_faults:\n      - {syscall: "
                      "close, delay_ms: 200, when: 2+}\n" +
                      tail);
   ASSERT_EQ(s.backend.process_faults.size(), 1u);
-  EXPECT_EQ(s.backend.process_faults[0].nth, 2u);
+  EXPECT_EQ(s.backend.process_faults[0].at.nth, 2u);
+  EXPECT_EQ(s.backend.process_faults[0].at.delay_ms, 7u);
   EXPECT_EQ(s.backend.process_faults[0].signal, "USR2");
   ASSERT_EQ(s.backend.syscall_faults.size(), 1u);
   EXPECT_EQ(s.backend.syscall_faults[0].inject_expression(), "close:delay_enter=200ms:when=2+");

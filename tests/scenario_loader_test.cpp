@@ -102,14 +102,14 @@ requests:
   EXPECT_EQ(s.gateway.fake.backend_connect_timeout_ms, 300u);
   EXPECT_TRUE(s.gateway.fake.keep_conn);
   EXPECT_EQ(s.backend.transport, BackendDef::Transport::unix_socket);
-  EXPECT_TRUE(s.backend.fake.mpxs_conns);
+  EXPECT_TRUE(s.backend.fake.policy.mpxs_conns);
   ASSERT_EQ(s.backend.fake.faults.size(), 2u);
-  EXPECT_EQ(s.backend.fake.faults[0].at, fh::fake::BackendEvent::body_bytes);
-  EXPECT_EQ(s.backend.fake.faults[0].bytes, 65536u);
-  EXPECT_EQ(s.backend.fake.faults[0].request_index, 2u);
-  EXPECT_EQ(s.backend.fake.faults[1].action, fh::fake::BackendAction::stall);
-  EXPECT_EQ(s.backend.fake.faults[1].stall_ms, 50u);
-  EXPECT_EQ(s.backend.fake.faults[1].delay_ms, 5u);
+  EXPECT_TRUE(s.backend.fake.faults[0].at.is(fh::language::Counter::body_bytes));
+  EXPECT_EQ(s.backend.fake.faults[0].at.amount, 65536u);
+  EXPECT_EQ(s.backend.fake.faults[0].at.request, 2u);
+  EXPECT_EQ(s.backend.fake.faults[1].verb->doc.name, "stall");
+  EXPECT_EQ(s.backend.fake.faults[1].action->parameters(), " stall_ms=50");
+  EXPECT_EQ(s.backend.fake.faults[1].at.delay_ms, 5u);
   const auto& r = s.requests[0];
   EXPECT_EQ(r.spec.method, "POST");
   EXPECT_TRUE(r.spec.chunked);
@@ -173,7 +173,7 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
       {head + "topology: {backend: {faults: [{at: never, do: close}]}}\nrequests: [{probe: {size: "
               "1}}]\n"
               "expect: [{grade: PASS}]\n",
-       "s.yaml:3:36", "params_complete"},
+       "s.yaml:3:36", "no event 'backend.never' is declared"},
       {head + "requests: [{probe: {size: 1}}]\n", "s.yaml:3:1", "no expectations"},
       {head + "requests: []\nexpect: [{grade: PASS}]\n", "s.yaml:3:11", "non-empty list"},
       {head + "requests: [{probe: {size: 1, echo: true}}]\nexpect: [{grade: PASS}]\n",

@@ -190,7 +190,7 @@ TEST(EventChecks, CountWithinBeforeAndValue) {
       event_at(2, "backend", "end_request_sent", 1000),
       event_at(3, "gateway", "backend_write_error", 0, "EPIPE"),
       event_at(700, "backend", "connection_closed"),
-      event_at(800, "gateway", "connection_closed"),
+      event_at(800, "gateway", "backend_closed"),
       event_at(801, "client", "response_complete", 1000),
   };
   auto judge = [&](const std::string& yaml) { return runner::judge_check(check_from(yaml), log); };
@@ -219,10 +219,10 @@ TEST(EventChecks, CountWithinBeforeAndValue) {
                 .verdict,
             Verdict::pass);
   EXPECT_EQ(
-      judge("  - {that: backend.connection_closed, before: gateway.connection_closed}\n").verdict,
+      judge("  - {that: backend.connection_closed, before: gateway.backend_closed}\n").verdict,
       Verdict::pass);
   EXPECT_EQ(
-      judge("  - {that: gateway.connection_closed, before: backend.connection_closed}\n").verdict,
+      judge("  - {that: gateway.backend_closed, before: backend.connection_closed}\n").verdict,
       Verdict::fail);
   EXPECT_EQ(judge("  - {that: client.response_complete, value_equals: backend.end_request_sent}\n")
                 .verdict,

@@ -262,18 +262,14 @@ int main(int argc, char** argv) {
     overrides.matrix.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
   }
   auto files = fh::runner::find_scenario_files(chosen_paths, errors);
-  auto loaded = fh::runner::load_scenarios(files, errors, overrides);
+  auto selected = fh::runner::load_scenarios(files, errors, overrides, chosen_filter);
   if (!errors.empty()) {
     for (const auto& e : errors) std::cerr << "error: " << e << "\n";
     std::cerr << errors.size() << " scenario error(s); nothing was run.\n";
     return kExitUsage;
   }
-  std::vector<fh::scenario::Scenario> selected;
-  for (auto& s : loaded)
-    if (fh::runner::matches_filter(s, chosen_filter)) selected.push_back(std::move(s));
   if (selected.empty()) {
-    std::cerr << "error: no scenario matches the filter '" << chosen_filter << "' ("
-              << loaded.size() << " loaded)\n";
+    std::cerr << "error: no scenario matches the filter '" << chosen_filter << "'\n";
     return kExitUsage;
   }
 

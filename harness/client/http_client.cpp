@@ -1,5 +1,7 @@
 #include "client/http_client.hpp"
 
+#include "client/client_events.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <strings.h>
@@ -50,6 +52,14 @@ std::string_view outcome_name(Outcome outcome) {
   return "unknown";
 }
 
+std::vector<std::string> client_events::outcomes() {
+  std::vector<std::string> out;
+  for (auto o : {Outcome::complete, Outcome::truncated, Outcome::closed_before_response,
+                 Outcome::connect_failed, Outcome::protocol_error, Outcome::aborted})
+    out.emplace_back(outcome_name(o));
+  return out;
+}
+
 std::string_view framing_name(Framing framing) {
   switch (framing) {
     case Framing::none:
@@ -87,18 +97,6 @@ std::string Exchange::summary() const {
   if (connection_reset) out += " reset";
   if (outcome == Outcome::pending && !awaiting.empty()) out += " awaiting=\"" + awaiting + "\"";
   if (outcome != Outcome::complete && !error.empty()) out += " error=\"" + error + "\"";
-  return out;
-}
-
-std::string Anchor::to_string() const {
-  std::string out;
-  if (kind == Kind::connected) out = "connected";
-  if (kind == Kind::request_body_bytes) out = "request_body_bytes " + std::to_string(bytes);
-  if (kind == Kind::request_sent) out = "request_sent";
-  if (kind == Kind::response_head) out = "response_head";
-  if (kind == Kind::body_bytes) out = "body_bytes " + std::to_string(bytes);
-  if (kind == Kind::event) out = event.to_string() + " #" + std::to_string(nth);
-  if (delay_ms) out += " +" + std::to_string(delay_ms) + "ms";
   return out;
 }
 
@@ -190,14 +188,27 @@ struct Item {
   Clock::time_point stall_until{};
 };
 
-// An action of some item, waiting for its anchor.
+// Where in a request's own exchange a trigger acts (or `bus`: an event on the run's bus).
+enum class Point { connected, request_body_bytes, request_sent, response_head, body_bytes, bus };
+
+Point point_of(const Trigger& t) {
+  using language::Counter;
+  if (t.is(Counter::request_body_bytes)) return Point::request_body_bytes;
+  if (t.is(Counter::body_bytes)) return Point::body_bytes;
+  if (t.is(client_events::connected)) return Point::connected;
+  if (t.is(client_events::request_body_sent)) return Point::request_sent;
+  if (t.is(client_events::response_head)) return Point::response_head;
+  return Point::bus;
+}
+
+// An action of some item, waiting for its trigger.
 struct Armed {
   ActionKind kind;
   std::size_t item;
-  Anchor at;
-  bool fired = false;
+  Trigger at;
+  Point point = point_of(at);
+  language::TriggerState state;
   int subscription = 0;
-  std::uint32_t seen = 0;
 };
 
 // One connection: a writer, a reader and the delayed actions run concurrently on one socket,
@@ -224,12 +235,12 @@ class Connection {
       if (c.rcvbuf && !rcvbuf_) rcvbuf_ = c.rcvbuf;
       if (c.mss && !mss_) mss_ = c.mss;
     }
-    // Event anchors count from now: the connection's start.
+    // Bus triggers count from now: the connection's start.
     if (bus_)
       for (std::size_t a = 0; a < armed_.size(); ++a)
-        if (armed_[a].at.kind == Anchor::Kind::event)
+        if (armed_[a].point == Point::bus)
           armed_[a].subscription =
-              bus_->subscribe(armed_[a].at.event, [this, a](const events::Event&) { on_event(a); });
+              bus_->subscribe(armed_[a].at.event, [this, a](const events::Event& e) { on_event(a, e); });
   }
 
   asio::awaitable<void> go() {
@@ -263,9 +274,9 @@ class Connection {
     connected_at_ = connected;
     items_[0]->x.connect_ms = ms_between(start_, connected);
     items_[0]->start = connected;
-    publish(*items_[0], "connected");
+    publish(*items_[0], client_events::connected);
     for (auto& it : items_) update_awaiting(*it);
-    reach_all(Anchor::Kind::connected);
+    reach_all(Point::connected);
     using namespace asio::experimental::awaitable_operators;
     co_await (write_requests() && read_responses() && run_delayed_actions());
   }
@@ -291,9 +302,9 @@ class Connection {
     return ms_between(it.started ? it.start : connected_at_, Clock::now());
   }
 
-  void publish(const Item& it, const std::string& name, std::uint64_t value = 0,
-               std::string detail = {}) {
-    if (bus_) bus_->publish("client", name, it.number, 0, value, std::move(detail));
+  void publish(const Item& it, const events::EventDecl& decl, std::uint64_t value = 0,
+               std::string detail = {}, std::string_view part = {}) {
+    if (bus_) bus_->publish_member(decl, part, it.number, 0, value, std::move(detail));
   }
 
   // The item's terminal event, once: response_<outcome>, or exchange_stopped while pending.
@@ -302,11 +313,10 @@ class Connection {
     it.settled = true;
     it.x.body_sha256 = it.sha.hex_digest();
     if (it.x.outcome == Outcome::complete) it.x.awaiting.clear();
-    publish(it,
-            it.x.outcome == Outcome::pending
-                ? "exchange_stopped"
-                : "response_" + std::string(outcome_name(it.x.outcome)),
-            it.x.body_bytes, it.x.error);
+    if (it.x.outcome == Outcome::pending)
+      publish(it, client_events::exchange_stopped, it.x.body_bytes, it.x.error);
+    else
+      publish(it, client_events::response, it.x.body_bytes, it.x.error, outcome_name(it.x.outcome));
   }
 
   void close_socket() {
@@ -317,47 +327,47 @@ class Connection {
 
   // ---- anchors and actions ----
 
-  void arm(ActionKind kind, std::size_t item, const Anchor& at) {
-    armed_.push_back(Armed{kind, item, at});
+  void arm(ActionKind kind, std::size_t item, const Trigger& at) {
+    armed_.push_back(Armed{kind, item, at, point_of(at), {}, 0});
   }
 
-  void on_event(std::size_t a) {
+  void on_event(std::size_t a, const events::Event& e) {
     auto& armed = armed_[a];
-    if (armed.fired || closed_ || ++armed.seen < armed.at.nth) return;
+    if (closed_ || !armed.state.offer_event(armed.at, e)) return;
     if (bus_) bus_->unsubscribe(armed.subscription);
     armed.subscription = 0;
     fire(a);
   }
 
-  // A point of item `i`'s exchange was reached (`value`: bytes so far, for byte anchors).
-  void reach(std::size_t i, Anchor::Kind kind, std::uint64_t value = 0) {
+  // A point of item `i`'s exchange was reached (`value`: bytes so far, for byte triggers).
+  void reach(std::size_t i, Point point, std::uint64_t value = 0) {
     for (std::size_t a = 0; a < armed_.size() && !closed_; ++a) {
       auto& armed = armed_[a];
-      if (armed.fired || armed.item != i || armed.at.kind != kind) continue;
-      const bool counts =
-          kind == Anchor::Kind::request_body_bytes || kind == Anchor::Kind::body_bytes;
-      if (counts && value < armed.at.bytes) continue;
+      if (armed.state.fired() || armed.item != i || armed.point != point) continue;
+      const bool counts = point == Point::request_body_bytes || point == Point::body_bytes;
+      if (counts ? !armed.state.offer_counter(armed.at, armed.at.counter, value)
+                 : !armed.state.fire_now())
+        continue;
       fire(a);
     }
   }
-  void reach_all(Anchor::Kind kind) {
-    for (std::size_t i = 0; i < items_.size(); ++i) reach(i, kind);
+  void reach_all(Point point) {
+    for (std::size_t i = 0; i < items_.size(); ++i) reach(i, point);
   }
 
-  // The smallest byte anchor of `kind` still ahead of `value` for item `i`: the reader and the
-  // writer stop exactly there, so "after 4096 body bytes" means 4096, not "the read that
+  // The smallest byte trigger at `point` still ahead of `value` for item `i`: the reader and
+  // the writer stop exactly there, so "after 4096 body bytes" means 4096, not "the read that
   // crossed it".
-  std::optional<std::uint64_t> next_byte_anchor(std::size_t i, Anchor::Kind kind,
+  std::optional<std::uint64_t> next_byte_anchor(std::size_t i, Point point,
                                                 std::uint64_t value) const {
     std::optional<std::uint64_t> next;
     for (const auto& a : armed_)
-      if (!a.fired && a.item == i && a.at.kind == kind && a.at.bytes > value)
-        if (!next || a.at.bytes < *next) next = a.at.bytes;
+      if (!a.state.fired() && a.item == i && a.point == point && a.at.amount > value)
+        if (!next || a.at.amount < *next) next = a.at.amount;
     return next;
   }
 
   void fire(std::size_t a) {
-    armed_[a].fired = true;
     if (armed_[a].at.delay_ms == 0) {
       apply(a);
       return;
@@ -376,7 +386,7 @@ class Connection {
       if (c.read->pause_ms || c.read->until) {
         it.read_pause_until = c.read->pause_ms ? now + std::chrono::milliseconds(c.read->pause_ms)
                                                : Clock::time_point::max();
-        publish(it, "read_paused", c.read->pause_ms, armed.at.to_string());
+        publish(it, client_events::read_paused, c.read->pause_ms, armed.at.to_string("client"));
       }
       if (c.read->until && bus_) {
         // The awaited event may already have come since this request started: no pause then.
@@ -396,7 +406,7 @@ class Connection {
         it.read_left = c.read->bytes;
         it.read_next =
             std::max(now, it.read_pause_until) + std::chrono::milliseconds(c.read->every_ms);
-        publish(it, "read_throttled", c.read->bytes,
+        publish(it, client_events::read_throttled, c.read->bytes,
                 std::to_string(c.read->bytes) + " bytes every " + std::to_string(c.read->every_ms) +
                     " ms");
       }
@@ -409,19 +419,21 @@ class Connection {
       it.pace_every_ms = c.body_pace->every_ms;
       it.pace_left = c.body_pace->bytes;
       it.pace_next = now + std::chrono::milliseconds(c.body_pace->every_ms);
-      publish(it, "request_body_paced", c.body_pace->bytes,
+      publish(it, client_events::request_body_paced, c.body_pace->bytes,
               std::to_string(c.body_pace->bytes) + " bytes every " +
                   std::to_string(c.body_pace->every_ms) + " ms");
     } else if (armed.kind == ActionKind::body_stall) {
       it.stall_until = now + std::chrono::milliseconds(c.body_stall->stall_ms);
-      publish(it, "request_body_stalled", c.body_stall->stall_ms, armed.at.to_string());
+      publish(it, client_events::request_body_stalled, c.body_stall->stall_ms,
+              armed.at.to_string("client"));
     } else {
       abort_connection(it, c.abort->how, armed.at);
     }
   }
 
   // client.abort: every exchange of the connection still pending ends as aborted.
-  void abort_connection(Item& by, AbortFault::How how, const Anchor& at) {
+  void abort_connection(Item& by, AbortFault::How how, const Trigger& trigger) {
+    const auto at = trigger.to_string("client");
     const bool reset = how == AbortFault::How::reset;
     closed_ = true;
     for (auto& it : items_) {
@@ -430,11 +442,11 @@ class Connection {
       it->x.aborted_ms = now_ms(*it);
       it->x.last_byte_ms = it->x.aborted_ms;
       it->x.error = std::string("client ") + (reset ? "reset" : "closed") + " the connection at " +
-                    at.to_string() + (it.get() == &by ? "" : " (of another request)");
+                    at + (it.get() == &by ? "" : " (of another request)");
       if (!it->started) it->x.error += "; never sent";
     }
-    publish(by, "aborted", by.x.body_bytes,
-            std::string(reset ? "reset" : "close") + " at " + at.to_string());
+    publish(by, client_events::aborted, by.x.body_bytes,
+            std::string(reset ? "reset" : "close") + " at " + at);
     error_code ignored;
     if (reset) {
       socket_.set_option(asio::socket_base::linger(true, 0), ignored);
@@ -542,7 +554,7 @@ class Connection {
         const bool ok = co_await write_wake_.wait_until(it.stall_until);
         if (!ok) co_return false;
         if (Clock::now() >= it.stall_until)
-          publish(it, "request_body_resumed", it.x.request_body_sent);
+          publish(it, client_events::request_body_resumed, it.x.request_body_sent);
         continue;
       }
       if (it.pace_bytes && it.pace_left == 0) {
@@ -595,7 +607,7 @@ class Connection {
     const std::string head = request_head(it, i + 1 == items_.size(), chunked);
     co_await write_all(head, ec);
     std::string_view body = it.spec.body;
-    if (!ec && !body.empty()) reach(i, Anchor::Kind::request_body_bytes, 0);
+    if (!ec && !body.empty()) reach(i, Point::request_body_bytes, 0);
     const std::size_t piece_size =
         chunked ? std::max<std::size_t>(it.spec.chunk_size, 1) : kWriteSize;
     while (!ec && !body.empty()) {
@@ -604,7 +616,7 @@ class Connection {
       if (closed_ || reader_done_) co_return false;
       std::size_t n = std::min(piece_size, body.size());
       if (it.pace_bytes) n = std::min<std::uint64_t>(n, it.pace_left);
-      if (auto next = next_byte_anchor(i, Anchor::Kind::request_body_bytes, it.x.request_body_sent))
+      if (auto next = next_byte_anchor(i, Point::request_body_bytes, it.x.request_body_sent))
         n = std::min<std::uint64_t>(n, *next - it.x.request_body_sent);
       const auto piece = body.substr(0, n);
       if (chunked) {
@@ -622,7 +634,7 @@ class Connection {
       it.x.request_body_sent += n;
       if (it.pace_bytes) it.pace_left -= n;
       update_awaiting(it);
-      reach(i, Anchor::Kind::request_body_bytes, it.x.request_body_sent);
+      reach(i, Point::request_body_bytes, it.x.request_body_sent);
     }
     if (!ec && chunked) co_await write_all("0\r\n\r\n", ec);
     if (ec) {
@@ -633,8 +645,8 @@ class Connection {
     }
     it.request_sent = true;
     update_awaiting(it);
-    publish(it, "request_body_sent", it.x.request_body_sent);
-    reach(i, Anchor::Kind::request_sent);
+    publish(it, client_events::request_body_sent, it.x.request_body_sent);
+    reach(i, Point::request_sent);
     co_return !closed_;
   }
 
@@ -666,9 +678,9 @@ class Connection {
       it.x.framing = Framing::none;  // HEAD, 204, 304: no body by definition
     }
     it.head_done = true;
-    publish(it, "response_head", static_cast<std::uint64_t>(it.x.status));
-    reach(i, Anchor::Kind::response_head);
-    if (!closed_) reach(i, Anchor::Kind::body_bytes, 0);
+    publish(it, client_events::response_head, static_cast<std::uint64_t>(it.x.status));
+    reach(i, Point::response_head);
+    if (!closed_) reach(i, Point::body_bytes, 0);
   }
 
   void on_body(std::size_t i, std::string_view bytes, double at_ms) {
@@ -681,9 +693,9 @@ class Connection {
     x.body_bytes += bytes.size();
     if (!x.first_body_byte_ms) {
       x.first_body_byte_ms = at_ms;
-      publish(it, "first_body_byte");
+      publish(it, client_events::first_body_byte);
     }
-    reach(i, Anchor::Kind::body_bytes, x.body_bytes);
+    reach(i, Point::body_bytes, x.body_bytes);
   }
 
   enum class Fed { need_more, done, error, aborted };
@@ -697,7 +709,7 @@ class Connection {
       if (p.is_done()) return Fed::done;
       if (inbuf_.empty()) return Fed::need_more;
       std::size_t room = sizeof body_buf_;
-      if (auto next = next_byte_anchor(i, Anchor::Kind::body_bytes, it.x.body_bytes))
+      if (auto next = next_byte_anchor(i, Point::body_bytes, it.x.body_bytes))
         room = std::min<std::uint64_t>(room, *next - it.x.body_bytes);
       p.get().body().data = body_buf_;
       p.get().body().size = room;
@@ -763,7 +775,7 @@ class Connection {
         if (!ok) co_return false;
         if (Clock::now() >= it.read_pause_until) {
           it.read_pause_until = {};
-          publish(it, "read_resumed", it.x.body_bytes);
+          publish(it, client_events::read_resumed, it.x.body_bytes);
         }
         continue;
       }

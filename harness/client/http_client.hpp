@@ -12,35 +12,23 @@
 #include <vector>
 
 #include "events/bus.hpp"
+#include "language/trigger.hpp"
 #include "net/address.hpp"
 
 namespace fh::client {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-/// When a client action starts: a point of this request's own exchange, or an event any party
-/// published on the run's bus (docs/faults-client.md "Anchors").
-struct Anchor {
-  enum class Kind {
-    connected,           // the TCP connect completed
-    request_body_bytes,  // this many request body bytes were written (0: right after the head)
-    request_sent,        // the whole request was written
-    response_head,       // the response head was parsed
-    body_bytes,          // this many response body bytes were received
-    event,               // the nth bus event matching `event` since the connection started
-  };
-  Kind kind = Kind::connected;
-  std::uint64_t bytes = 0;        // for request_body_bytes / body_bytes
-  events::Selector event;         // for event: "backend.headers_sent"
-  std::uint32_t nth = 1;          // for event: 1-based
-  std::uint32_t delay_ms = 0;     // act this long after the anchor
-  std::string to_string() const;  // "response_head", "body_bytes 4096", "backend.headers_sent #1"
-};
+/// When a client action starts: the one trigger grammar (language/trigger.hpp). The client's
+/// own events `connected`, `request_body_sent` and `response_head` (bare names) and its
+/// counters {request_body_bytes: N} and {body_bytes: N} are points of the request's own
+/// exchange; any other event is the nth one on the run's bus since the connection started.
+using Trigger = language::Trigger;
 
 /// Slow reader: from the anchor on, stop reading for pause_ms, then read at most `bytes`
 /// every `every_ms` (bytes == 0: at full speed).
 struct ReadFault {
-  Anchor at;
+  Trigger at;
   std::uint32_t pause_ms = 0;
   /// Ends the pause at this bus event instead (pause_ms, if given, still bounds it), so a
   /// scenario says "catch up once the gateway paused its backend read", not "after 300 ms".
@@ -52,20 +40,20 @@ struct ReadFault {
 /// Abort mid-exchange: close (FIN; what is already readable is discarded first, since Linux
 /// answers a close with unread data by RST) or reset (RST: SO_LINGER 0, RFC 9293 §3.10.7.1).
 struct AbortFault {
-  Anchor at;
+  Trigger at;
   enum class How { close, reset } how = How::close;
 };
 
 /// Paced request body: from the anchor on, at most `bytes` every `every_ms`.
 struct BodyPace {
-  Anchor at;
+  Trigger at;
   std::uint64_t bytes = 0;
   std::uint32_t every_ms = 0;
 };
 
 /// Stalled request body: the writer stops for stall_ms at the anchor, then goes on.
 struct BodyStall {
-  Anchor at;
+  Trigger at;
   std::uint32_t stall_ms = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "events/bus.hpp"
 
+#include <stdexcept>
+
 namespace fh::events {
 
 Selector Selector::parse(const std::string& text) {
@@ -8,7 +10,16 @@ Selector Selector::parse(const std::string& text) {
   return Selector{text.substr(0, dot), text.substr(dot + 1)};
 }
 
+Event Event::of(const EventDecl& decl, Clock::time_point at, std::uint32_t connection,
+                std::uint16_t request_id, std::uint64_t value, std::string detail,
+                std::string_view part) {
+  return Event{at,       std::string(decl.party), decl.member(part), connection, request_id, value,
+               std::move(detail), &decl};
+}
+
 void Bus::publish(Event event) {
+  if (!event.decl)
+    throw std::logic_error("event " + event.party + "." + event.name + " has no declaration");
   if (event.at == Clock::time_point{}) event.at = Clock::now();
   log_.push_back(event);
   // Copy the ids first: a subscriber may subscribe or unsubscribe while we iterate.
@@ -23,9 +34,14 @@ void Bus::publish(Event event) {
   }
 }
 
-void Bus::publish(const std::string& party, const std::string& name, std::uint32_t connection,
-                  std::uint16_t request_id, std::uint64_t value, std::string detail) {
-  publish(Event{Clock::now(), party, name, connection, request_id, value, std::move(detail)});
+void Bus::publish(const EventDecl& decl, std::uint32_t connection, std::uint16_t request_id,
+                  std::uint64_t value, std::string detail) {
+  publish(Event::of(decl, Clock::now(), connection, request_id, value, std::move(detail)));
+}
+
+void Bus::publish_member(const EventDecl& decl, std::string_view part, std::uint32_t connection,
+                         std::uint16_t request_id, std::uint64_t value, std::string detail) {
+  publish(Event::of(decl, Clock::now(), connection, request_id, value, std::move(detail), part));
 }
 
 int Bus::subscribe(Selector selector, Callback callback) {

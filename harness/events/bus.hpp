@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "events/declaration.hpp"
+
 namespace fh::events {
 
 using Clock = std::chrono::steady_clock;
@@ -20,11 +22,17 @@ using Clock = std::chrono::steady_clock;
 struct Event {
   Clock::time_point at;
   std::string party;             // "client", "gateway", "backend", ...
-  std::string name;              // "stdin_terminator_sent", "params_received", ...
+  std::string name;              // "stdin_terminator_sent", "syscall:writev", ...
   std::uint32_t connection = 0;  // the party's own connection number (1-based), 0: none
   std::uint16_t request_id = 0;  // FastCGI request id, 0: none
   std::uint64_t value = 0;       // a count the event carries (bytes, records...), 0: none
   std::string detail;            // free text for people
+  const EventDecl* decl = nullptr;  // what it is (party and name come from it)
+
+  /// An event of `decl` (for a family, of its member `decl.name + part`).
+  static Event of(const EventDecl& decl, Clock::time_point at, std::uint32_t connection = 0,
+                  std::uint16_t request_id = 0, std::uint64_t value = 0, std::string detail = {},
+                  std::string_view part = {});
 };
 
 /// Which events a subscriber or an expectation means. Empty party/name match any.
@@ -37,8 +45,12 @@ struct Selector {
   std::string to_string() const {
     return (party.empty() ? "*" : party) + "." + (name.empty() ? "*" : name);
   }
-  /// "backend.params_received" -> {backend, params_received}; "params_received" -> {"", ...}.
+  /// "backend.params_complete" -> {backend, params_complete}; "params_complete" -> {"", ...}.
   static Selector parse(const std::string& text);
+  /// The events of `decl` (of its member `part` for a family).
+  static Selector of(const EventDecl& decl, std::string_view part = {}) {
+    return Selector{std::string(decl.party), decl.member(part)};
+  }
 };
 
 class Bus {
@@ -48,11 +60,17 @@ class Bus {
   explicit Bus(Clock::time_point origin = Clock::now()) : origin_(origin) {}
 
   /// Stamps `at` if unset, records the event, then calls every matching subscriber in
-  /// subscription order. Subscribers may publish and (un)subscribe re-entrantly.
+  /// subscription order. Subscribers may publish and (un)subscribe re-entrantly. An event
+  /// without a declaration is a programming error (std::logic_error): nothing is published
+  /// by a bare string.
   void publish(Event event);
-  /// Convenience: publish(Event{now, party, name, connection, request_id, value, detail}).
-  void publish(const std::string& party, const std::string& name, std::uint32_t connection = 0,
-               std::uint16_t request_id = 0, std::uint64_t value = 0, std::string detail = {});
+  /// publish(Event::of(decl, now, ...)).
+  void publish(const EventDecl& decl, std::uint32_t connection = 0, std::uint16_t request_id = 0,
+               std::uint64_t value = 0, std::string detail = {});
+  /// A member of an event family: `decl.name + part` ("fault:" + "close").
+  void publish_member(const EventDecl& decl, std::string_view part, std::uint32_t connection = 0,
+                      std::uint16_t request_id = 0, std::uint64_t value = 0,
+                      std::string detail = {});
 
   /// Returns an id for unsubscribe(). The callback sees events published from now on.
   int subscribe(Selector selector, Callback callback);

@@ -1,5 +1,7 @@
 #include "observers/completeness.hpp"
 
+#include "observers/wire_events.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -117,7 +119,7 @@ std::vector<WireEvent> diagnose_completeness(const std::vector<WireEvent>& event
     return nullptr;
   };
   for (const auto& e : events) {
-    if (e.name == "begin_request") {
+    if (e.decl == &wire_events::begin_request) {
       by_id[{e.connection, e.request_id}] = backends.size();  // ids are reused (§3.3)
       BackendSide b;
       b.connection = e.connection;
@@ -125,7 +127,7 @@ std::vector<WireEvent> diagnose_completeness(const std::vector<WireEvent>& event
       b.role = e.value;
       backends.push_back(b);
       touch(backends.back().last_ts, backends.back().last_packet, e);
-    } else if (e.name == "params") {
+    } else if (e.decl == &wire_events::params) {
       if (auto* b = backend_of(e)) {
         // "REQUEST_METHOD=GET REQUEST_URI=/probe?size=10 (17 params)"
         const auto uri_at = e.detail.find(" REQUEST_URI=");
@@ -135,7 +137,7 @@ std::vector<WireEvent> diagnose_completeness(const std::vector<WireEvent>& event
           b->uri = e.detail.substr(uri_at + 13, end - uri_at - 13);
         }
       }
-    } else if (e.name == "stdout_bytes") {
+    } else if (e.decl == &wire_events::stdout_bytes) {
       // The first count is the request's (at END_REQUEST); STDOUT after END_REQUEST is not
       // part of it (FastCGI 1.0 §5.5) and gets a count of its own.
       if (auto* b = backend_of(e); b && !b->stdout_seen) {
@@ -145,29 +147,29 @@ std::vector<WireEvent> diagnose_completeness(const std::vector<WireEvent>& event
         b->cgi_status = cgi_status_of(e.detail);
         touch(b->last_ts, b->last_packet, e);
       }
-    } else if (e.name == "end_request") {
+    } else if (e.decl == &wire_events::end_request) {
       if (auto* b = backend_of(e)) {
         b->ended = true;
         b->protocol_status = e.detail.substr(0, e.detail.find(' '));
         touch(b->last_ts, b->last_packet, e);
       }
-    } else if (e.name == "http_request_head") {
+    } else if (e.decl == &wire_events::http_request_head) {
       ClientSide c;
       c.connection = e.connection;
       c.request_line = e.detail;
       clients.push_back(c);
       touch(clients.back().last_ts, clients.back().last_packet, e);
-    } else if (e.name == "http_response_head") {
+    } else if (e.decl == &wire_events::http_response_head) {
       if (auto* c = client_where(e.connection, [](const ClientSide& c) { return !c.responded; })) {
         c->responded = true;
         c->status = static_cast<int>(e.value);
         touch(c->last_ts, c->last_packet, e);
       }
-    } else if (e.name == "http_response_complete" || e.name == "http_response_truncated") {
+    } else if (e.decl == &wire_events::http_response_complete || e.decl == &wire_events::http_response_truncated) {
       if (auto* c = client_where(e.connection, [](const ClientSide& c) {
             return c.responded && c.framing == ClientSide::Framing::open;
           })) {
-        c->framing = e.name == "http_response_complete" ? ClientSide::Framing::complete
+        c->framing = e.decl == &wire_events::http_response_complete ? ClientSide::Framing::complete
                                                         : ClientSide::Framing::truncated;
         c->body = e.value;
         if (c->framing == ClientSide::Framing::truncated) c->truncation = e.detail;
@@ -198,7 +200,7 @@ std::vector<WireEvent> diagnose_completeness(const std::vector<WireEvent>& event
     WireEvent e;
     e.ts_us = std::max(c.last_ts, b ? b->last_ts : 0);
     e.packet = std::max(c.last_packet, b ? b->last_packet : 0);
-    e.name = "completeness";
+    e.decl = &wire_events::completeness;
     e.connection = c.connection;
     e.request_id = b ? b->request_id : 0;
     e.value = c.body;

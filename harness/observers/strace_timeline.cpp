@@ -1,5 +1,7 @@
 #include "observers/strace_timeline.hpp"
 
+#include "observers/syscall_events.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -545,25 +547,33 @@ std::size_t publish_records(const std::vector<SyscallRecord>& records, events::B
   });
   const std::chrono::duration<double> origin = system_origin.time_since_epoch();
   for (const SyscallRecord* r : ordered) {
+    const bool gateway = role == "gateway";
     events::Event e;
     // Placed when the call returned (-ttt is its start): that is when a write's bytes were on
     // the wire and a read had its data, so the lanes line up with the pcap's packets.
     const auto since = std::chrono::duration<double>(r->wall + r->duration.value_or(0)) - origin;
     e.at = steady_origin + std::chrono::duration_cast<events::Clock::duration>(since);
-    e.party = role;
+    const events::EventDecl* decl = nullptr;
+    std::string_view part;
     switch (r->kind) {
       case SyscallRecord::Kind::syscall:
-        e.name = "syscall:" + r->name;
+        decl = gateway ? &syscall_events::gateway_syscall : &syscall_events::backend_syscall;
+        part = r->name;
         e.value = r->bytes.value_or(0);
         break;
       case SyscallRecord::Kind::signal:
-        e.name = "signal:" + r->name;
+        decl = gateway ? &syscall_events::gateway_signal : &syscall_events::backend_signal;
+        part = r->name;
         break;
       case SyscallRecord::Kind::exit:
-        e.name = "process_exited";
+        decl = gateway ? &syscall_events::gateway_process_exited
+                       : &syscall_events::backend_process_exited;
         e.value = static_cast<std::uint64_t>(r->pid);
         break;
     }
+    e.decl = decl;
+    e.party = std::string(decl->party);
+    e.name = decl->member(part);
     e.detail = r->describe() + " (pid " + std::to_string(r->pid);
     if (r->duration) {
       char took[48];
@@ -574,6 +584,15 @@ std::size_t publish_records(const std::vector<SyscallRecord>& records, events::B
     bus.publish(std::move(e));
   }
   return ordered.size();
+}
+
+std::vector<std::string> syscall_events::traced_syscalls() {
+  // kTimelineTrace: strace's %network class spelled out, and the I/O calls.
+  return {"accept",   "accept4",  "bind",    "connect",  "getpeername", "getsockname",
+          "getsockopt", "listen", "recv",    "recvfrom", "recvmmsg",    "recvmsg",
+          "send",     "sendmmsg", "sendmsg", "sendto",   "setsockopt",  "shutdown",
+          "socket",   "socketpair", "read",  "write",    "readv",       "writev",
+          "close"};
 }
 
 }  // namespace fh::observers

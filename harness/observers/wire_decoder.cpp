@@ -1,6 +1,7 @@
 #include "observers/wire_decoder.hpp"
 
 #include "observers/completeness.hpp"
+#include "observers/wire_events.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -134,30 +135,14 @@ BodyWalk walk_chunked(std::string_view data, std::size_t pos) {
   return walk;
 }
 
-std::string stream_name(std::uint8_t type) {
-  switch (static_cast<fcgi::RecordType>(type)) {
-    case fcgi::RecordType::Params:
-      return "params";
-    case fcgi::RecordType::Stdin:
-      return "stdin";
-    case fcgi::RecordType::Stdout:
-      return "stdout";
-    case fcgi::RecordType::Stderr:
-      return "stderr";
-    case fcgi::RecordType::Data:
-      return "data";
-    default:
-      return "stream" + std::to_string(type);
-  }
-}
 
 }  // namespace
 
-void WireDecoder::add(std::int64_t ts_us, std::size_t packet, std::string name,
+void WireDecoder::add(std::int64_t ts_us, std::size_t packet, const events::EventDecl& decl,
                       std::uint32_t connection, std::uint16_t request_id, std::uint64_t value,
                       std::string detail) {
   events_.push_back(
-      WireEvent{ts_us, packet, std::move(name), connection, request_id, value, std::move(detail)});
+      WireEvent{ts_us, packet, &decl, connection, request_id, value, std::move(detail)});
 }
 
 namespace {
@@ -194,7 +179,7 @@ void WireDecoder::decode(const Reassembler& tcp) {
     if (fastcgi) sides = {"gateway", "backend"};
     if (http) sides = {"client", "gateway"};
     if (c.syn_seen)
-      add(c.opened_us, c.first_packet, "connection_open", number, 0, 0,
+      add(c.opened_us, c.first_packet, wire_events::connection_open, number, 0, 0,
           std::string(sides.initiator) + " " + c.initiator.to_string() + " -> " + sides.acceptor +
               " " + c.acceptor.to_string());
     if (fastcgi) decode_fastcgi(c, number);
@@ -203,11 +188,11 @@ void WireDecoder::decode(const Reassembler& tcp) {
       const Direction& d = c.dir[dir];
       const char* from = dir == 0 ? sides.initiator : sides.acceptor;
       if (d.fin_packet)
-        add(d.fin_us, *d.fin_packet, "tcp_fin", number, 0, 0, std::string("from ") + from);
+        add(d.fin_us, *d.fin_packet, wire_events::tcp_fin, number, 0, 0, std::string("from ") + from);
       if (d.rst_packet)
-        add(d.rst_us, *d.rst_packet, "tcp_rst", number, 0, 0, std::string("from ") + from);
+        add(d.rst_us, *d.rst_packet, wire_events::tcp_rst, number, 0, 0, std::string("from ") + from);
       if (d.has_hole())
-        add(end_of(c, dir).second, end_of(c, dir).first, "tcp_hole", number, 0,
+        add(end_of(c, dir).second, end_of(c, dir).first, wire_events::tcp_hole, number, 0,
             d.pending.begin()->first - d.data.size(),
             std::string("from ") + from + ": bytes missing at offset " +
                 std::to_string(d.data.size()));
@@ -240,7 +225,7 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
       s.reported = true;
       const std::uint64_t body = s.head_done ? s.body : 0;
       stdout_body_bytes_ += body;
-      add(ts, packet, "stdout_bytes", number, id, body,
+      add(ts, packet, wire_events::stdout_bytes, number, id, body,
           "STDOUT " + std::to_string(s.total) + " bytes: head " +
               std::to_string(s.head_done ? s.total - s.body : s.total) + ", body " +
               std::to_string(body) +
@@ -277,9 +262,9 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
                                  " len=" + std::to_string(r.content.size()) +
                                  " pad=" + std::to_string(r.padding_length) + " from " + from +
                                  ", " + segment;
-      add(w.ts_us, w.last_packet, "fcgi_record", number, r.request_id, r.content.size(), detail);
+      add(w.ts_us, w.last_packet, wire_events::fcgi_record, number, r.request_id, r.content.size(), detail);
       if (fcgi::is_stream_type(r.type) && r.content.empty() && r.request_id != 0)
-        add(w.ts_us, w.last_packet, stream_name(r.type) + "_terminator", number, r.request_id, 0,
+        add(w.ts_us, w.last_packet, *wire_events::terminator_of(r.type), number, r.request_id, 0,
             detail);
       if (r.is(fcgi::RecordType::Params) && dir == 0 && r.request_id != 0) {
         if (!r.content.empty()) {
@@ -295,7 +280,7 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
               if (name == "REQUEST_METHOD") method = value;
               if (name == "REQUEST_URI") uri = value;
             }
-            add(w.ts_us, w.last_packet, "params", number, r.request_id, pairs.value().size(),
+            add(w.ts_us, w.last_packet, wire_events::params, number, r.request_id, pairs.value().size(),
                 "REQUEST_METHOD=" + method + " REQUEST_URI=" + uri + " (" +
                     std::to_string(pairs.value().size()) + " params)");
           }
@@ -303,20 +288,20 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
       }
       if (r.is(fcgi::RecordType::BeginRequest)) {
         if (auto body = fcgi::decode_begin_request(r))
-          add(w.ts_us, w.last_packet, "begin_request", number, r.request_id, body.value().role,
+          add(w.ts_us, w.last_packet, wire_events::begin_request, number, r.request_id, body.value().role,
               "role " + std::to_string(body.value().role) + " keep_conn " +
                   std::to_string(body.value().keep_conn() ? 1 : 0));
       } else if (r.is(fcgi::RecordType::AbortRequest)) {
-        add(w.ts_us, w.last_packet, "abort_request", number, r.request_id, 0,
+        add(w.ts_us, w.last_packet, wire_events::abort_request, number, r.request_id, 0,
             "from " + std::string(from));
       } else if (r.is(fcgi::RecordType::EndRequest)) {
         auto body = fcgi::decode_end_request(r);
         if (body) {
-          add(w.ts_us, w.last_packet, "end_request", number, r.request_id, body.value().app_status,
+          add(w.ts_us, w.last_packet, wire_events::end_request, number, r.request_id, body.value().app_status,
               std::string(fcgi::protocol_status_name(body.value().protocol_status)) +
                   " app_status " + std::to_string(body.value().app_status));
         } else {
-          add(w.ts_us, w.last_packet, "fcgi_error", number, r.request_id, r.offset,
+          add(w.ts_us, w.last_packet, wire_events::fcgi_error, number, r.request_id, r.offset,
               body.error().message);
         }
         auto it = stdouts.find(r.request_id);
@@ -352,10 +337,10 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
     for (auto& [id, s] : stdouts) report_stdout(id, s, end.second, end.first);
     if (error) {
       const StreamChunk* at = d.chunk_at(error->offset);
-      add(at ? at->ts_us : end.second, at ? at->packet : end.first, "fcgi_error", number, 0,
+      add(at ? at->ts_us : end.second, at ? at->packet : end.first, wire_events::fcgi_error, number, 0,
           error->offset, "from " + std::string(from) + ": " + error->message);
     } else if (decoder.mid_record()) {
-      add(end.second, end.first, "fcgi_truncated", number, 0, decoder.buffered(),
+      add(end.second, end.first, wire_events::fcgi_truncated, number, 0, decoder.buffered(),
           "from " + std::string(from) + ": the stream ended " + std::to_string(decoder.buffered()) +
               " bytes into a record");
     }
@@ -372,7 +357,7 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
       auto head = parse_head(d.data, pos);
       if (!head) break;
       const StreamChunk* at = d.chunk_at(head->end - 1);
-      add(at->ts_us, at->packet, "http_request_head", number, 0, 0, head->first_line);
+      add(at->ts_us, at->packet, wire_events::http_request_head, number, 0, 0, head->first_line);
       methods.push_back(head->first_line.substr(0, head->first_line.find(' ')));
       pos = head->end;
       if (lower(head->headers["transfer-encoding"]).find("chunked") != std::string::npos) {
@@ -392,7 +377,7 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
   std::size_t pos = 0;
   std::size_t request = 0;
   auto truncated = [&](std::uint64_t body, std::string why) {
-    add(end.second, end.first, "http_response_truncated", number, 0, body,
+    add(end.second, end.first, wire_events::http_response_truncated, number, 0, body,
         why + (d.rst || c.dir[0].rst ? ", connection reset"
                : d.fin               ? ", connection closed"
                                      : ", capture ended"));
@@ -418,13 +403,13 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
                                 : chunked                       ? "chunked"
                                 : length != head->headers.end() ? "Content-Length " + length->second
                                                                 : "until close";
-    add(head_at->ts_us, head_at->packet, "http_response_head", number, 0,
+    add(head_at->ts_us, head_at->packet, wire_events::http_response_head, number, 0,
         static_cast<std::uint64_t>(status), line + ", " + framing);
     if (status == 101) return;                    // another protocol follows
     if (status >= 100 && status < 200) continue;  // interim: the final response follows
     ++request;
     if (no_body) {
-      add(head_at->ts_us, head_at->packet, "http_response_complete", number, 0, 0, framing);
+      add(head_at->ts_us, head_at->packet, wire_events::http_response_complete, number, 0, 0, framing);
     } else if (chunked) {
       auto walk = walk_chunked(d.data, pos);
       if (!walk.complete) {
@@ -433,7 +418,7 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
         return;
       }
       const StreamChunk* at = d.chunk_at(walk.end - 1);
-      add(at->ts_us, at->packet, "http_response_complete", number, 0, walk.body_bytes, framing);
+      add(at->ts_us, at->packet, wire_events::http_response_complete, number, 0, walk.body_bytes, framing);
       pos = walk.end;
     } else if (length != head->headers.end()) {
       const auto parsed = parse_length(length->second);
@@ -448,12 +433,12 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
         return;
       }
       const StreamChunk* at = want == 0 ? head_at : d.chunk_at(pos + want - 1);
-      add(at->ts_us, at->packet, "http_response_complete", number, 0, want, framing);
+      add(at->ts_us, at->packet, wire_events::http_response_complete, number, 0, want, framing);
       pos += want;
     } else {
       const std::uint64_t have = d.data.size() - pos;
       if (closed_cleanly)
-        add(end.second, end.first, "http_response_complete", number, 0, have, framing);
+        add(end.second, end.first, wire_events::http_response_complete, number, 0, have, framing);
       else
         truncated(have, "until close: " + std::to_string(have) + " body bytes without a FIN");
       return;
@@ -461,9 +446,37 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
   }
 }
 
+const events::EventDecl* wire_events::terminator_of(std::uint8_t type) {
+  switch (static_cast<fcgi::RecordType>(type)) {  // FastCGI 1.0 §3.3 stream types
+    case fcgi::RecordType::Params:
+      return &params_terminator;
+    case fcgi::RecordType::Stdin:
+      return &stdin_terminator;
+    case fcgi::RecordType::Stdout:
+      return &stdout_terminator;
+    case fcgi::RecordType::Stderr:
+      return &stderr_terminator;
+    case fcgi::RecordType::Data:
+      return &data_terminator;
+    default:
+      return nullptr;
+  }
+}
+
+const events::EventList& wire_events::all() {
+  static const events::EventList list = {
+      &connection_open,   &tcp_fin,           &tcp_rst,           &tcp_hole,
+      &fcgi_record,       &params_terminator, &stdin_terminator,  &stdout_terminator,
+      &stderr_terminator, &data_terminator,   &begin_request,     &params,
+      &abort_request,     &end_request,       &stdout_bytes,      &fcgi_error,
+      &fcgi_truncated,    &http_request_head, &http_response_head, &http_response_complete,
+      &http_response_truncated, &completeness, &capture_stopped};
+  return list;
+}
+
 void publish_capture_stats(events::Bus& bus, const CaptureStats& stats) {
-  bus.publish("wire", "capture_stopped", 0, 0, stats.dropped + stats.if_dropped + stats.truncated,
-              stats.to_string());
+  bus.publish(wire_events::capture_stopped, 0, 0,
+              stats.dropped + stats.if_dropped + stats.truncated, stats.to_string());
 }
 
 void WireDecoder::publish_to(events::Bus& bus, events::Clock::time_point steady_origin,
@@ -473,8 +486,8 @@ void WireDecoder::publish_to(events::Bus& bus, events::Clock::time_point steady_
           .count();
   for (const auto& e : events_) {
     const auto at = steady_origin + std::chrono::microseconds(e.ts_us - origin_us);
-    bus.publish(events::Event{std::chrono::time_point_cast<events::Clock::duration>(at), "wire",
-                              e.name, e.connection, e.request_id, e.value, e.detail});
+    bus.publish(events::Event::of(*e.decl, std::chrono::time_point_cast<events::Clock::duration>(at),
+                                  e.connection, e.request_id, e.value, e.detail));
   }
 }
 

@@ -1,5 +1,7 @@
 #include "runner/process_faults.hpp"
 
+#include "client/client_events.hpp"
+#include "events/harness_events.hpp"
 #include "observers/strace_timeline.hpp"
 
 #include <fcntl.h>
@@ -20,6 +22,7 @@ namespace fh::runner {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using scenario::ProcessFault;
+namespace harness_events = events::harness_events;
 
 int graceful_stop_signal(const std::string& kind, const std::map<std::string, std::string>& knobs) {
   // As the adapters stop them (peers/gateways.cpp, peers/backends.cpp; real-peers.md §4).
@@ -58,19 +61,19 @@ void PeerFaults::arm(const std::function<void()>& pump) {
   *armed_ = true;
   for (const auto& fault : config_.process_faults) {
     const ProcessFault* f = &fault;  // config_ outlives every subscription
-    if (f->at) {
-      auto seen = std::make_shared<std::uint32_t>(0);
-      subscriptions_.push_back(bus_.subscribe(*f->at, [this, f, seen](const events::Event&) {
-        if (++*seen == f->nth) trigger(*f);
+    // The trigger's scope is the run: the nth matching event since the faults were armed.
+    auto state = std::make_shared<language::TriggerState>();
+    if (f->at.kind == language::Trigger::Kind::event) {
+      subscriptions_.push_back(bus_.subscribe(f->at.event, [this, f, state](const events::Event& e) {
+        if (state->offer_event(f->at, e)) trigger(*f);
       }));
     } else {
-      auto started = std::make_shared<bool>(false);
-      subscriptions_.push_back(bus_.subscribe(events::Selector{"client", "request_started"},
-                                              [this, f, started](const events::Event&) {
-                                                if (*started) return;
-                                                *started = true;
-                                                after(*f->after_ms, [this, f] { trigger(*f); });
-                                              }));
+      subscriptions_.push_back(bus_.subscribe(
+          events::Selector::of(client::client_events::request_started),
+          [this, f, state](const events::Event&) {
+            if (!state->fire_now()) return;
+            after(static_cast<std::uint32_t>(f->at.amount), [this, f] { trigger(*f); });
+          }));
     }
   }
   if (!config_.syscall_faults.empty()) attach_strace(pump);
@@ -78,10 +81,10 @@ void PeerFaults::arm(const std::function<void()>& pump) {
 
 void PeerFaults::trigger(const ProcessFault& fault) {
   // No delay: act inside the publisher's handler, before anything else happens on the loop.
-  if (fault.delay_ms == 0)
+  if (fault.at.delay_ms == 0)
     fire(fault);
   else
-    after(fault.delay_ms, [this, &fault] { fire(fault); });
+    after(fault.at.delay_ms, [this, &fault] { fire(fault); });
 }
 
 void PeerFaults::after(std::uint32_t ms, std::function<void()> action) {
@@ -91,10 +94,10 @@ void PeerFaults::after(std::uint32_t ms, std::function<void()> action) {
   });
 }
 
-void PeerFaults::publish(const std::string& name, int signal, const std::string& why) {
+void PeerFaults::publish(const events::EventDecl& event, int signal, const std::string& why) {
   auto* process = peer_.process();
   const pid_t pgid = process ? process->pgid() : 0;
-  bus_.publish("harness", name, 0, 0, static_cast<std::uint64_t>(pgid > 0 ? pgid : 0),
+  bus_.publish(event, 0, 0, static_cast<std::uint64_t>(pgid > 0 ? pgid : 0),
                config_.role + " " + config_.kind + " pgid " + std::to_string(pgid) + " SIG" +
                    scenario::signal_name(signal) + " (" + why + ")");
 }
@@ -109,24 +112,24 @@ void PeerFaults::fire(const ProcessFault& fault) {
     case ProcessFault::Action::freeze:
       process->signal_group(SIGSTOP);
       frozen_ = true;
-      publish("process_frozen", SIGSTOP, why + gone);
+      publish(harness_events::process_frozen, SIGSTOP, why + gone);
       if (fault.for_ms) after(*fault.for_ms, [this] { thaw("after for_ms"); });
       break;
     case ProcessFault::Action::kill:
       process->signal_group(SIGKILL);
-      publish("process_killed", SIGKILL, why + gone);
+      publish(harness_events::process_killed, SIGKILL, why + gone);
       break;
     case ProcessFault::Action::stop: {
       const int sig = graceful_stop_signal(config_.kind, config_.knobs);
       process->signal_group(sig);
-      publish("process_signalled", sig, "graceful stop: " + why + gone);
+      publish(harness_events::process_signalled, sig, "graceful stop: " + why + gone);
       break;
     }
     case ProcessFault::Action::signal: {
       const int sig = scenario::signal_number(fault.signal);
       process->signal_group(sig);
       if (sig == SIGSTOP) frozen_ = true;  // so the end of the run still thaws it
-      publish("process_signalled", sig, why + gone);
+      publish(harness_events::process_signalled, sig, why + gone);
       break;
     }
   }
@@ -136,7 +139,7 @@ void PeerFaults::thaw(const std::string& why) {
   if (!frozen_) return;
   frozen_ = false;
   if (auto* process = peer_.process()) process->signal_group(SIGCONT);
-  publish("process_thawed", SIGCONT, why);
+  publish(harness_events::process_thawed, SIGCONT, why);
 }
 
 void PeerFaults::attach_strace(const std::function<void()>& pump) {
@@ -185,7 +188,7 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
                              e.what());
   }
   const pid_t tracer = strace_->pid();
-  bus_.publish("harness", "syscall_fault_armed", 0, 0, static_cast<std::uint64_t>(tracer),
+  bus_.publish(harness_events::syscall_fault_armed, 0, 0, static_cast<std::uint64_t>(tracer),
                config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
                    " (log " + strace_log_.filename().string() + ")");
 }
@@ -224,7 +227,7 @@ void PeerFaults::strace_output(std::string_view data) {
     std::string call;
     std::getline(in >> std::ws, call);
     if (call.size() > 160) call = call.substr(0, 100) + " ... " + call.substr(call.size() - 50);
-    bus_.publish("harness", "syscall_fault_injected", 0, 0,
+    bus_.publish(harness_events::syscall_fault_injected, 0, 0,
                  static_cast<std::uint64_t>(std::atol(pid.c_str())),
                  config_.role + " " + config_.kind + " pid " + pid + ": " + call);
   }

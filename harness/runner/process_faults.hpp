@@ -72,7 +72,7 @@ class PeerFaults {
   void fire(const scenario::ProcessFault& fault);
   void thaw(const std::string& why);
   void after(std::uint32_t ms, std::function<void()> action);
-  void publish(const std::string& name, int signal, const std::string& why);
+  void publish(const events::EventDecl& event, int signal, const std::string& why);
   void attach_strace(const std::function<void()>& pump);
   void detach_strace();
   void read_strace();                         // keeps one read pending on strace's pipe

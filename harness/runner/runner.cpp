@@ -1,3 +1,8 @@
+// One scenario run, in its phases: prepare (a private folder, the loop, the bus, the
+// parties), start (backend, gateway, their faults, the observers), drive (the client's requests
+// until they are done or the deadline), snapshot (what the client had then), tear down
+// (observers off, client cancelled, parties stopped, the loop drained), judge (each request
+// against its expectations, each check over the joined log) and keep the evidence.
 #include "runner/runner.hpp"
 
 #include <spdlog/spdlog.h>
@@ -17,10 +22,10 @@
 #include <optional>
 #include <sstream>
 
-#include "observers/pcap_capture.hpp"
-#include "observers/tcp_reassembly.hpp"
-#include "observers/wire_decoder.hpp"
+#include "client/client_events.hpp"
+#include "events/harness_events.hpp"
 #include "runner/interrupt.hpp"
+#include "runner/run_observers.hpp"
 #include "runner/timeline.hpp"
 #include "runner/topology.hpp"
 
@@ -28,35 +33,35 @@ namespace fh::runner {
 namespace {
 
 namespace asio = boost::asio;
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-/// A private directory for the run's unix sockets, removed whatever happens.
+/// A private directory for the run's unix sockets, configs and logs, removed whatever happens.
 class RunDirectory {
  public:
   RunDirectory() {
-    std::string templ = (std::filesystem::temp_directory_path() / "fcgi-harness-XXXXXX").string();
+    std::string templ = (fs::temp_directory_path() / "fcgi-harness-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = templ;
   }
   ~RunDirectory() {
     std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
+    fs::remove_all(path_, ignored);
   }
-  const std::filesystem::path& path() const { return path_; }
+  const fs::path& path() const { return path_; }
 
  private:
-  std::filesystem::path path_;
+  fs::path path_;
 };
 
 /// Copies the real programs' configs and logs (files or folders in the run folder) under
 /// `to`, keeping their paths relative to the run folder.
-void copy_peer_artefacts(const std::vector<std::filesystem::path>& artefacts,
-                         const std::filesystem::path& run_dir, const std::filesystem::path& to) {
-  namespace fs = std::filesystem;
+void copy_peer_artefacts(const std::vector<fs::path>& artefacts, const fs::path& run_dir,
+                         const fs::path& to) {
   for (const auto& p : artefacts) {
     std::error_code ec;
     if (!fs::exists(p, ec)) continue;  // a log the program never wrote
@@ -77,9 +82,7 @@ struct ClientDriver {
   net::Address gateway;
   std::vector<client::Exchange> exchanges;
   std::vector<bool> finished;
-  std::vector<Clock::time_point> started;
   std::size_t remaining;
-
   events::Bus& bus;
 
   // One client connection: a request of its own, or every request sharing client.connection
@@ -87,8 +90,7 @@ struct ClientDriver {
   asio::awaitable<void> one(std::vector<std::size_t> group) {
     std::vector<client::ConnectionRequest> requests;
     for (const auto i : group) {
-      started[i] = Clock::now();
-      bus.publish("client", "request_started", static_cast<std::uint32_t>(i + 1), 0, 0,
+      bus.publish(client::client_events::request_started, static_cast<std::uint32_t>(i + 1), 0, 0,
                   scenario.requests[i].name + ": " + scenario.requests[i].spec.method + " " +
                       scenario.requests[i].spec.target);
       requests.push_back(client::ConnectionRequest{scenario.requests[i].spec, &exchanges[i],
@@ -108,191 +110,143 @@ struct ClientDriver {
   }
 };
 
-}  // namespace
-
-RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
-  RunResult result;
-  const auto started = Clock::now();
-  // The wire's packet times are system-clock; both origins taken together line them up.
-  const auto started_system = std::chrono::system_clock::now();
-  if (s.skip) {
-    result.verdict = Verdict::skip;
-    result.reason = *s.skip;
-    return result;
-  }
+/// True for the exception a coroutine ends with when it was cancelled.
+bool is_cancellation(const std::exception_ptr& e) {
   try {
-    RunDirectory dir;
-    asio::io_context io;
-    events::Bus bus(started);
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& error) {
+    return error.code() == asio::error::operation_aborted;
+  } catch (...) {
+    return false;
+  }
+}
 
-    Topology topology(s, io, bus, dir.path());
-    if (auto missing = topology.missing()) {
-      result.verdict = Verdict::skip;
-      result.reason = "not installed here: " + *missing;
-      result.duration_ms = ms_between(started, Clock::now());
-      return result;
-    }
-    // The wire observer: every TCP leg of the run (pcap cannot see unix-socket legs), from
-    // before the client's first SYN until the client is done.
-    std::unique_ptr<observers::PcapCapture> capture;
 
-    // The lanes of the joined timeline and who is behind each in this run.
-    std::vector<Lane> lanes = {{"client", "the harness's HTTP/1.1 client"},
-                               {"gateway", topology.describe_role("gateway")},
-                               {"backend", topology.describe_role("backend")},
-                               {"harness", "readiness, faults fired, observers"}};
-    if (s.observe.wire)
-      lanes.push_back({"wire", "pcap on lo: the TCP legs, FastCGI and HTTP decoded"});
+/// One scenario run; its member functions are the phases, called in order by run_scenario.
+class Run {
+ public:
+  Run(const scenario::Scenario& s, const RunOptions& options, Clock::time_point started)
+      : s_(s),
+        options_(options),
+        started_(started),
+        started_system_(std::chrono::system_clock::now()),
+        bus_(started),
+        topology_(s, io_, bus_, dir_.path()),
+        observers_(s, bus_, dir_.path()),
+        client_{s, {}, std::vector<client::Exchange>(s.requests.size()),
+                std::vector<bool>(s.requests.size(), false), s.requests.size(), bus_},
+        cancel_(s.requests.size()) {}
 
-    // The evidence is copied out before the run folder goes. A run that throws keeps what
-    // there is (the destructor runs before the topology's and the folder's).
-    const auto keep_evidence = [&](const std::string& verdict, const std::string& reason,
-                                   const std::vector<events::Event>& log) {
-      namespace fs = std::filesystem;
-      const auto& to = options.artifacts_dir;
-      fs::create_directories(to);
-      write_timeline_json(to / "timeline.json", {s.display_name(), s.file, verdict, reason}, lanes,
-                          bus, log);
-      if (capture) {
-        if (capture->running()) capture->stop();
-        capture->save_pcapng((to / "capture.pcapng").string());
-      }
-      topology.stop_syscall_observers();  // strace flushes its log when it detaches
-      copy_peer_artefacts(topology.artefacts(), dir.path(), to / "peers");
-      result.evidence_dir = to;
-    };
-    struct EvidenceOnThrow {
-      std::function<void()> keep;
-      bool done = false;
-      ~EvidenceOnThrow() {
-        if (done || !keep) return;
-        try {
-          keep();
-        } catch (const std::exception& e) {
-          spdlog::warn("could not keep the evidence of a failed run: {}", e.what());
-        }
-      }
-    } evidence_on_throw;
-    if (!options.artifacts_dir.empty() && options.keep != KeepEvidence::none)
-      evidence_on_throw.keep = [&] {
-        keep_evidence("ERROR", "the run stopped early (setup, harness failure or interrupt)",
-                      bus.log());
-      };
-
-    topology.start();
-
-    observers::WireRoles wire_roles;
-    std::vector<std::uint16_t> wire_ports;
-    if (s.observe.wire) {
-      wire_roles.gateway_port = topology.gateway_address().port;
-      wire_ports.push_back(wire_roles.gateway_port);
-      if (topology.backend_address().is_tcp()) {
-        wire_roles.backend_port = topology.backend_address().port;
-        wire_ports.push_back(wire_roles.backend_port);
-      }
-      capture = std::make_unique<observers::PcapCapture>();
+  ~Run() {
+    if (started_parties_ && !evidence_kept_ && !options_.artifacts_dir.empty() &&
+        options_.keep != KeepEvidence::none) {
+      // A run that stopped early (setup, harness failure, interrupt) keeps what there is.
       try {
-        capture->start(wire_ports);
-      } catch (const observers::CaptureError& e) {
-        throw std::runtime_error(std::string("observe: {wire: true}: the capture on lo could not "
-                                             "start (it needs root or CAP_NET_RAW): ") +
-                                 e.what());
+        keep_evidence("ERROR", "the run stopped early (setup, harness failure or interrupt)",
+                      bus_.log());
+      } catch (const std::exception& e) {
+        spdlog::warn("could not keep the evidence of a failed run: {}", e.what());
       }
     }
+    // Members tear down in reverse: the client is cancelled with the loop, then the
+    // observers, then the parties (stopped and reaped), then the folder.
+  }
 
-    const std::size_t n = s.requests.size();
-    ClientDriver client{s,
-                        topology.gateway_address(),
-                        std::vector<client::Exchange>(n),
-                        std::vector<bool>(n, false),
-                        std::vector<Clock::time_point>(n, started),
-                        n,
-                        bus};
-    std::vector<asio::cancellation_signal> cancel(n);
-    std::exception_ptr harness_failure;
-    bool tearing_down = false;
-    auto on_done = [&](std::exception_ptr e) {
-      // An exception from a coroutine the teardown cancelled is the cancellation itself.
-      if (e && !harness_failure && !tearing_down) harness_failure = e;
+  /// Why the scenario cannot run here; nullopt when it can.
+  std::optional<std::string> missing() const {
+    std::string reasons;
+    if (auto why = topology_.missing()) reasons = *why;
+    if (auto why = observers_.missing()) reasons += (reasons.empty() ? "" : "; ") + *why;
+    if (reasons.empty()) return std::nullopt;
+    return reasons;
+  }
+
+  void start() {
+    started_parties_ = true;
+    topology_.start();
+    lanes_ = observers_.lanes(topology_.gateway(), topology_.backend());
+    observers_.start(topology_.gateway(), topology_.backend(), topology_.pump());
+    client_.gateway = topology_.gateway().address();
+  }
+
+  /// The client's requests until they are all done, a harness failure, or the deadline,
+  /// counted from now: a real program's start (a first Go build takes seconds) is not the
+  /// scenario's time.
+  void drive() {
+    auto on_done = [this](std::exception_ptr e) {
+      // The teardown cancels the client: its exception then is the cancellation itself.
+      if (e && !harness_failure_ && !tearing_down_ && !is_cancellation(e)) harness_failure_ = e;
     };
-    if (s.parallel) {
-      for (auto& group : client.connections())
-        asio::co_spawn(io, client.one(group),
-                       asio::bind_cancellation_slot(cancel[group[0]].slot(), on_done));
+    if (s_.parallel) {
+      for (auto& group : client_.connections())
+        asio::co_spawn(io_, client_.one(group),
+                       asio::bind_cancellation_slot(cancel_[group[0]].slot(), on_done));
     } else {
-      asio::co_spawn(io, client.in_turn(), asio::bind_cancellation_slot(cancel[0].slot(), on_done));
+      asio::co_spawn(io_, client_.in_turn(), asio::bind_cancellation_slot(cancel_[0].slot(), on_done));
     }
-
-    // Every wait of the run is bounded by the scenario's deadline, counted from when the
-    // topology is ready: a real program's start (a first Go build takes seconds) is not the
-    // scenario's time.
-    const auto deadline = Clock::now() + std::chrono::milliseconds(s.deadline_ms);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(s_.deadline_ms);
     // Short slices so a Ctrl-C is noticed within 50 ms even while nothing happens.
-    while (client.remaining > 0 && !harness_failure && !io.stopped() && !interrupted() &&
+    while (client_.remaining > 0 && !harness_failure_ && !io_.stopped() && !interrupted() &&
            Clock::now() < deadline)
-      io.run_one_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
-    // What had arrived when the deadline hit; requests unfinished by then are hung, whatever
-    // the teardown below makes of them.
-    const auto snapshot = client.exchanges;
-    const auto finished_in_time = client.finished;
+      run_one(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+  }
 
-    // The capture ends before the teardown, so the teardown's closes are not the run's.
-    std::optional<observers::CaptureStats> wire_stats;
-    if (capture) {
-      // A moment for the segments the client's last read raced with (the backend's FIN).
-      const auto settle = Clock::now() + std::chrono::milliseconds(20);
-      while (!harness_failure && !io.stopped() && Clock::now() < settle) io.run_one_until(settle);
-      wire_stats = capture->stop();
+  /// What had arrived when the deadline hit; requests unfinished by then are hung, whatever
+  /// the teardown makes of them.
+  struct Snapshot {
+    std::vector<client::Exchange> exchanges;
+    std::vector<bool> finished;
+  };
+  Snapshot snapshot() const { return {client_.exchanges, client_.finished}; }
+
+  /// Observers off first (the teardown's closes are not the run's), then the client is
+  /// cancelled, the parties stopped and every coroutine let finish (2 s at most).
+  void tear_down() {
+    observers_.stop([this](Clock::time_point until) {
+      while (!harness_failure_ && !io_.stopped() && Clock::now() < until) run_one(until);
+    });
+    tearing_down_ = true;
+    for (auto& c : cancel_) c.emit(asio::cancellation_type::terminal);
+    topology_.stop();
+    io_.restart();
+    try {
+      io_.run_for(std::chrono::seconds(2));
+    } catch (const std::exception& e) {
+      note_internal_error("the loop, while tearing down", e.what());
     }
-    topology.stop_syscall_observers();
-
-    // Teardown: cancel the client, close both fakes, let every coroutine finish.
-    tearing_down = true;
-    for (auto& c : cancel) c.emit(asio::cancellation_type::terminal);
-    topology.stop();
-    io.restart();
-    io.run_for(std::chrono::seconds(2));
-    const bool drained = io.stopped();
-    if (harness_failure) std::rethrow_exception(harness_failure);
+    drained_ = io_.stopped();
+    if (harness_failure_) std::rethrow_exception(harness_failure_);
     throw_if_interrupted();  // after the teardown above: nothing is left behind
+  }
 
-    for (std::size_t i = 0; i < n; ++i) {
+  RunResult judge(const Snapshot& snapshot) {
+    RunResult result;
+    for (std::size_t i = 0; i < s_.requests.size(); ++i) {
       RequestResult r;
-      r.name = s.requests[i].name;
-      r.exchange = snapshot[i];
+      r.name = s_.requests[i].name;
+      r.exchange = snapshot.exchanges[i];
       // A response read in time is not hung while its shared connection still waits.
-      r.hung = !finished_in_time[i] && snapshot[i].outcome == client::Outcome::pending;
-      auto v = judge(s.requests[i], r.exchange, r.hung, s.deadline_ms);
+      r.hung = !snapshot.finished[i] && snapshot.exchanges[i].outcome == client::Outcome::pending;
+      auto v = runner::judge(s_.requests[i], r.exchange, r.hung, s_.deadline_ms);
       r.verdict = v.verdict;
       r.reason = v.reason;
       result.requests.push_back(std::move(r));
     }
-
-    // The wire's and the kernel's events join the bus before any check is judged.
-    std::vector<events::Event> log = bus.log();
-    if (capture) {
-      observers::Reassembler tcp(wire_ports);
-      tcp.add_all(capture->packets(), capture->linktype());
-      observers::WireDecoder decoder(wire_roles);
-      decoder.decode(tcp);
-      decoder.publish_to(bus, started, started_system);
-      observers::publish_capture_stats(bus, *wire_stats);
-    }
-    topology.publish_syscalls(started, started_system);
-    if (capture || s.observe.gateway_syscalls || s.observe.backend_syscalls) {
-      // Packet and syscall times are interleaved with the parties' by time (a stable sort
-      // keeps each party's own order).
-      log = bus.log();
-      std::stable_sort(log.begin(), log.end(),
+    // The wire's and the kernel's events join the bus before any check is judged; they are
+    // interleaved with the parties' by time (a stable sort keeps each party's own order).
+    log_ = bus_.log();
+    if (observers_.publish(topology_.gateway(), topology_.backend(), started_, started_system_)) {
+      log_ = bus_.log();
+      std::stable_sort(log_.begin(), log_.end(),
                        [](const events::Event& a, const events::Event& b) { return a.at < b.at; });
     }
-    result.timeline = timeline_text(lanes, bus, log);
-    result.events = log;
+    result.timeline = timeline_text(lanes_, bus_, log_);
+    result.events = log_;
 
     // The scenario's verdict is the worst of its requests' and its checks'.
     std::vector<std::pair<Verdict, std::string>> verdicts;
     for (const auto& r : result.requests) verdicts.emplace_back(r.verdict, r.reason);
-    for (const auto& check : s.checks) {
+    for (const auto& check : s_.checks) {
       auto v = judge_check(check, result.events);
       verdicts.emplace_back(v.verdict, v.reason);
     }
@@ -302,38 +256,123 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
     for (const auto& [v, reason] : verdicts)
       if (v == result.verdict) reasons += (reasons.empty() ? "" : "\n") + reason;
     result.reason = reasons;
-    if (wire_stats && wire_stats->lost_packets()) {
+    // What makes the run unjudgeable, worst last.
+    if (auto losses = observers_.capture_losses()) {
       result.verdict = Verdict::error;
-      result.reason = "the wire capture lost packets (" + wire_stats->to_string() +
+      result.reason = "the wire capture lost packets (" + *losses +
                       "): the wire events have holes, nothing can be judged from them\n" +
                       result.reason;
     }
-    if (!drained) {
+    for (const auto& e : log_)
+      if (e.decl == &events::harness_events::internal_error) {
+        result.verdict = Verdict::error;
+        result.reason = "harness defect: " + e.detail + "\n" + result.reason;
+      }
+    if (!drained_) {
       result.verdict = Verdict::error;
       result.reason =
           "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
     }
-    evidence_on_throw.done = true;
+    return result;
+  }
+
+  void keep_evidence(RunResult& result) {
+    evidence_kept_ = true;
     const bool failed = result.verdict == Verdict::fail || result.verdict == Verdict::error;
-    if (!options.artifacts_dir.empty() &&
-        (options.keep == KeepEvidence::all || (options.keep == KeepEvidence::failures && failed))) {
-      try {
-        keep_evidence(std::string(scenario::verdict_name(result.verdict)), result.reason, log);
-      } catch (const std::exception& e) {
-        result.verdict = Verdict::error;
-        result.reason = std::string("could not keep the run's evidence under ") +
-                        options.artifacts_dir.string() + ": " + e.what() + "\n" + result.reason;
-      }
+    if (options_.artifacts_dir.empty() ||
+        !(options_.keep == KeepEvidence::all || (options_.keep == KeepEvidence::failures && failed)))
+      return;
+    try {
+      keep_evidence(std::string(scenario::verdict_name(result.verdict)), result.reason, log_);
+      result.evidence_dir = options_.artifacts_dir;
+    } catch (const std::exception& e) {
+      result.verdict = Verdict::error;
+      result.reason = std::string("could not keep the run's evidence under ") +
+                      options_.artifacts_dir.string() + ": " + e.what() + "\n" + result.reason;
     }
+  }
+
+ private:
+  void run_one(Clock::time_point until) {
+    try {
+      io_.run_one_until(until);
+    } catch (const std::exception& e) {
+      // A coroutine of a fake or the client ended with an exception nobody caught: never
+      // silently (issue: errors never vanish).
+      note_internal_error("a coroutine of the run", e.what());
+    }
+  }
+
+  void note_internal_error(const std::string& where, const std::string& what) {
+    bus_.publish(events::harness_events::internal_error, 0, 0, 0, where + ": " + what);
+  }
+
+  void keep_evidence(const std::string& verdict, const std::string& reason,
+                     const std::vector<events::Event>& log) {
+    const auto& to = options_.artifacts_dir;
+    fs::create_directories(to);
+    write_timeline_json(to / "timeline.json", {s_.display_name(), s_.file, verdict, reason}, lanes_,
+                        bus_, log);
+    observers_.save_capture(to / "capture.pcapng");
+    observers_.stop({});  // strace flushes its log when it detaches
+    auto artefacts = topology_.artefacts();
+    for (auto& p : observers_.artefacts()) artefacts.push_back(p);
+    copy_peer_artefacts(artefacts, dir_.path(), to / "peers");
+  }
+
+  const scenario::Scenario& s_;
+  const RunOptions& options_;
+  Clock::time_point started_;
+  std::chrono::system_clock::time_point started_system_;  // the wire's packet times line up
+  RunDirectory dir_;
+  asio::io_context io_;
+  events::Bus bus_;
+  Topology topology_;
+  RunObservers observers_;
+  std::vector<Lane> lanes_ = {{"client", "the harness's HTTP/1.1 client"}};
+  ClientDriver client_;
+  std::vector<asio::cancellation_signal> cancel_;
+  std::exception_ptr harness_failure_;
+  bool tearing_down_ = false;
+  bool drained_ = true;
+  bool started_parties_ = false;
+  bool evidence_kept_ = false;
+  std::vector<events::Event> log_;
+};
+
+}  // namespace
+
+RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
+  RunResult result;
+  const auto started = Clock::now();
+  if (s.skip) {
+    result.verdict = Verdict::skip;
+    result.reason = *s.skip;
+    return result;
+  }
+  try {
+    Run run(s, options, started);  // prepare
+    if (auto missing = run.missing()) {
+      result.verdict = Verdict::skip;
+      result.reason = "not installed here: " + *missing;
+      result.duration_ms = ms_between(started, Clock::now());
+      return result;
+    }
+    run.start();
+    run.drive();
+    const auto snapshot = run.snapshot();
+    run.tear_down();
+    result = run.judge(snapshot);
+    run.keep_evidence(result);
   } catch (const Interrupted&) {
     // Unwinding stopped every program and removed the run's folder.
+    result = RunResult{};
     result.verdict = Verdict::error;
     result.reason = "interrupted by a signal; the run was stopped and cleaned up";
-    result.requests.clear();
   } catch (const std::exception& e) {
+    result = RunResult{};
     result.verdict = Verdict::error;
     result.reason = std::string("harness or setup failure: ") + e.what();
-    result.requests.clear();
   }
   result.duration_ms = ms_between(started, Clock::now());
   return result;

@@ -46,32 +46,48 @@ std::vector<fs::path> find_scenario_files(const std::vector<std::string>& paths,
 
 std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& files,
                                                std::vector<std::string>& errors,
-                                               const scenario::LoadOptions& options) {
+                                               const scenario::LoadOptions& options,
+                                               const std::string& filter) {
+  // A broken --set or --matrix text is one error, not one per scenario file.
+  if (const auto broken = scenario::check_overrides(options); !broken.empty()) {
+    for (const auto& e : broken) errors.push_back(e.what());
+    return {};
+  }
   std::vector<scenario::Scenario> out;
   std::map<std::string, std::string> seen;  // display name -> file
+  std::set<std::string> reported;           // an error in an override text repeats per file
   for (const auto& f : files) {
-    try {
-      for (auto& s : scenario::load_file(f, options)) {
-        auto [it, inserted] = seen.emplace(s.display_name(), s.file);
-        if (!inserted) {
-          errors.push_back(s.file + ": scenario id '" + s.display_name() + "' is also used by " +
-                           it->second + " (set a distinct id:)");
-          continue;
-        }
-        out.push_back(std::move(s));
+    auto loaded = scenario::load_file_variants(f, options);
+    for (const auto& e : loaded.errors) {
+      // A variant the filter does not select is not run, so its error does not stop the
+      // others (a key only one variant's topology cannot take).
+      if (!e.whole_file && !matches_filter(e.id, e.display_name(), f.string(), filter)) continue;
+      if (reported.insert(e.error.what()).second) errors.push_back(e.error.what());
+    }
+    for (auto& s : loaded.scenarios) {
+      if (!matches_filter(s, filter)) continue;
+      auto [it, inserted] = seen.emplace(s.display_name(), s.file);
+      if (!inserted) {
+        errors.push_back(s.file + ": scenario id '" + s.display_name() + "' is also used by " +
+                         it->second + " (set a distinct id:)");
+        continue;
       }
-    } catch (const scenario::ScenarioError& e) {
-      errors.push_back(e.what());
+      out.push_back(std::move(s));
     }
   }
   return out;
 }
 
-bool matches_filter(const scenario::Scenario& s, const std::string& glob) {
+bool matches_filter(const std::string& id, const std::string& display_name,
+                    const std::string& file, const std::string& glob) {
   if (glob.empty()) return true;
-  for (const auto& candidate : {s.id, s.display_name(), s.file})
+  for (const auto& candidate : {id, display_name, file})
     if (::fnmatch(glob.c_str(), candidate.c_str(), 0) == 0) return true;
   return false;
+}
+
+bool matches_filter(const scenario::Scenario& s, const std::string& glob) {
+  return matches_filter(s.id, s.display_name(), s.file, glob);
 }
 
 bool ScenarioReport::as_expected() const {

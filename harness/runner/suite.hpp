@@ -17,14 +17,19 @@ namespace fh::runner {
 std::vector<std::filesystem::path> find_scenario_files(const std::vector<std::string>& paths,
                                                        std::vector<std::string>& errors);
 
-/// Loads every file; each load error (file:line:column) goes to `errors`. Duplicate
-/// scenario ids (id + variant) are errors too.
+/// Loads every file and keeps the scenarios `filter` selects (all when empty); each load
+/// error (file:line:column) goes to `errors`, once (an error in a --set text is not repeated
+/// per file). A variant that fails to load but is not selected is no error. Duplicate scenario
+/// ids (id + variant) are errors too.
 std::vector<scenario::Scenario> load_scenarios(const std::vector<std::filesystem::path>& files,
                                                std::vector<std::string>& errors,
-                                               const scenario::LoadOptions& options = {});
+                                               const scenario::LoadOptions& options = {},
+                                               const std::string& filter = {});
 
 /// Shell-style glob (fnmatch) against the id, the id[variant] name and the file path.
 bool matches_filter(const scenario::Scenario& scenario, const std::string& glob);
+bool matches_filter(const std::string& id, const std::string& display_name,
+                    const std::string& file, const std::string& glob);
 
 struct ScenarioReport {
   scenario::Scenario scenario;

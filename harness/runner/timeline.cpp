@@ -8,11 +8,10 @@
 namespace fh::runner {
 
 std::string event_source(const events::Event& e) {
-  if (e.party == "wire") return "wire";
-  // observers::publish_records names them so (harness/observers/strace_timeline.hpp).
-  if (e.name.rfind("syscall:", 0) == 0 || e.name.rfind("signal:", 0) == 0 ||
-      e.name == "process_exited")
-    return "syscall";
+  using events::Source;
+  const auto source = e.decl ? e.decl->source : Source::harness;
+  if (source == Source::wire) return "wire";
+  if (source == Source::gateway_syscalls || source == Source::backend_syscalls) return "syscall";
   return "party";
 }
 

@@ -148,6 +148,9 @@ RequestVerdict judge(const scenario::RequestDef& request, const client::Exchange
 }
 
 CheckVerdict judge_check(const scenario::EventCheck& c, const std::vector<events::Event>& events) {
+  if (!c.unobservable.empty())  // if_observable: nothing to judge in this topology
+    return CheckVerdict{Verdict::skip, "check " + c.describe() + " at " + c.mark.to_string() +
+                                           " judges nothing here: " + c.unobservable};
   std::vector<const events::Event*> matching;
   for (const auto& e : events)
     if (c.that.matches(e) &&

@@ -2,71 +2,43 @@
 // map of faults and connection sharing. The language is documented in docs/faults-client.md.
 #include <regex>
 
+#include "client/client_events.hpp"
+#include "language/event_names.hpp"
 #include "scenario/sections.hpp"
 
 namespace fh::scenario {
 namespace {
 
-using namespace yaml;
+using namespace language;
+using namespace language::yaml;
+using client::Trigger;
 
-// at: connected | request_sent | response_head | {request_body_bytes: N} | {body_bytes: N}
-//     | {event: party.name, nth: K}
-client::Anchor read_anchor(const YAML::Node& node, const std::string& file,
-                           const std::string& what) {
-  client::Anchor a;
-  using Kind = client::Anchor::Kind;
-  if (node.IsMap()) {
-    MapReader r(node, file, what);
-    const bool request_bytes = r.has("request_body_bytes");
-    const bool body_bytes = r.has("body_bytes");
-    const bool event = r.has("event");
-    if (request_bytes + body_bytes + event != 1)
-      throw ScenarioError(r.mark(), what +
-                                        ": expected exactly one of request_body_bytes, "
-                                        "body_bytes, event");
-    if (request_bytes) {
-      a.kind = Kind::request_body_bytes;
-      a.bytes = as_size(r.get("request_body_bytes"), file, what + ".request_body_bytes");
-    } else if (body_bytes) {
-      a.kind = Kind::body_bytes;
-      a.bytes = as_size(r.get("body_bytes"), file, what + ".body_bytes");
-    } else {
-      a.kind = Kind::event;
-      a.event = as_event(r.get("event"), file, what + ".event");
-      if (r.has("nth")) {
-        a.nth = static_cast<std::uint32_t>(as_uint(r.get("nth"), file, what + ".nth", UINT32_MAX));
-        if (a.nth == 0) bad_value(r.get("nth"), file, what + ".nth", "a 1-based count");
-      }
-    }
-    if (!event && r.has("nth"))
-      throw ScenarioError(mark_of(r.get("nth"), file), what + ": nth only applies to event");
-    r.finish();
-    return a;
-  }
-  const auto name = one_of(node, file, what,
-                           {"connected", "request_sent", "response_head", "{request_body_bytes: N}",
-                            "{body_bytes: N}", "{event: party.name}"});
-  if (name == "connected")
-    a.kind = Kind::connected;
-  else if (name == "request_sent")
-    a.kind = Kind::request_sent;
-  else if (name == "response_head")
-    a.kind = Kind::response_head;
-  else
-    bad_value(node, file, what, "a mapping for " + name);
-  return a;
+// The trigger grammar as the client's actions take it: the client's own events
+// (connected, request_body_sent, response_head), its counters, any party's event.
+TriggerRules client_rules(const std::string& what, bool at_required) {
+  return TriggerRules{"client",
+                      what,
+                      {Counter::request_body_bytes, Counter::body_bytes},
+                      false,
+                      false,
+                      false,
+                      at_required ? "" : "connected"};
 }
 
-// `at` (or its default) and `delay_ms` of one action.
-client::Anchor read_when(MapReader& r, const std::string& what, bool at_required) {
-  const auto& file = r.file();
-  client::Anchor a;
-  if (at_required)
-    a = read_anchor(r.require("at"), file, what + ".at");
-  else if (r.has("at"))
-    a = read_anchor(r.get("at"), file, what + ".at");
-  if (r.has("delay_ms")) a.delay_ms = as_ms(r.get("delay_ms"), file, what + ".delay_ms");
-  return a;
+// `at` (or its default, connected), `nth` and `delay_ms` of one action.
+Trigger read_when(MapReader& r, const std::string& what, bool at_required) {
+  if (const auto at = r.peek("at"); at.IsScalar() && at.Scalar() == "request_sent")
+    throw ScenarioError(mark_of(at, r.file()),
+                        what + ".at: 'request_sent' is now the client's event request_body_sent");
+  auto t = read_trigger(r, client_rules(what, at_required));
+  if (t.kind == Trigger::Kind::standing) {
+    const auto delay = t.delay_ms;
+    const auto mark = t.mark;
+    t = Trigger::on(client::client_events::connected);
+    t.delay_ms = delay;
+    t.mark = mark;
+  }
+  return t;
 }
 
 std::uint32_t positive_ms(MapReader& r, const std::string& key, const std::string& what) {
@@ -86,7 +58,9 @@ client::ReadFault read_read(const YAML::Node& node, const std::string& file) {
   client::ReadFault f;
   f.at = read_when(r, "client.read", false);
   if (r.has("pause_ms")) f.pause_ms = positive_ms(r, "pause_ms", "client.read");
-  if (r.has("until")) f.until = as_event(r.get("until"), file, "client.read.until");
+  if (r.has("until"))
+    f.until = read_event_name(r.get("until"), file, "client.read.until",
+                              EventNameRules{"", false, /*trigger=*/true});
   if (r.has("bytes") != r.has("every_ms"))
     throw ScenarioError(r.mark(), "client.read: bytes and every_ms go together");
   if (r.has("bytes")) {
@@ -174,6 +148,79 @@ void read_client_behaviour(MapReader& r, client::RequestSpec& spec) {
     if (spec.chunk_size == 0) bad_value(r.get("body_chunk"), file, "body_chunk", "at least 1 byte");
   }
   if (r.has("client")) read_client_map(r.get("client"), file, spec.client);
+}
+
+}  // namespace fh::scenario
+
+namespace fh::scenario {
+
+std::vector<language::FamilyDoc> client_families() {
+  using namespace language;
+  auto with_trigger = [](std::vector<Key> keys, bool at_required) {
+    auto all = trigger_keys(client_rules("client action", at_required));
+    all.insert(all.end(), keys.begin(), keys.end());
+    return all;
+  };
+  const auto read_keys = with_trigger({{"pause_ms", shapes::ms(), "stop reading this long"},
+                                       {"until", shapes::event(), "or until this event"},
+                                       {"bytes", shapes::size(), "then at most N bytes ..."},
+                                       {"every_ms", shapes::ms(), "... every T ms"}},
+                                      false);
+  const auto abort_keys =
+      with_trigger({{"do", shapes::choice({"close", "reset"}), "FIN (default) or RST"}}, true);
+  const auto pace_keys = with_trigger(
+      {{"bytes", shapes::size(), "N bytes ..."}, {"every_ms", shapes::ms(), "... every T ms"}},
+      false);
+  const auto stall_keys = with_trigger({{"stall_ms", shapes::ms(), "how long"}}, true);
+  return {
+      FamilyDoc{"client",
+                "slow_reader",
+                "Slow reader: read",
+                "`read: {at, pause_ms, until, bytes, every_ms}`: at the trigger, stop reading "
+                "for pause_ms (or until the event), then read at most `bytes` every `every_ms`.",
+                "requests[].client",
+                {},
+                {{"read", shapes::mapping(read_keys), "read slowly from the trigger on"}},
+                {&client::client_events::read_paused, &client::client_events::read_resumed,
+                 &client::client_events::read_throttled}},
+      FamilyDoc{"client",
+                "abort",
+                "Abort: abort",
+                "`abort: {at, do: close | reset}`: close (FIN, after reading what arrived) or "
+                "reset (RST) the connection; every pending exchange of it ends as `aborted`.",
+                "requests[].client",
+                {},
+                {{"abort", shapes::mapping(abort_keys, {"at"}), "hang up at the trigger"}},
+                {&client::client_events::aborted}},
+      FamilyDoc{"client",
+                "request_body",
+                "Paced or stalled request body: body_pace, body_stall",
+                "`body_pace: {at, bytes, every_ms}` dribbles the body; `body_stall: {at, "
+                "stall_ms}` stops the writer for a while. The body always arrives intact.",
+                "requests[].client",
+                {},
+                {{"body_pace", shapes::mapping(pace_keys, {"bytes", "every_ms"}),
+                  "at most N bytes every T ms"},
+                 {"body_stall", shapes::mapping(stall_keys, {"at", "stall_ms"}),
+                  "stop writing the body for a while"}},
+                {&client::client_events::request_body_paced,
+                 &client::client_events::request_body_stalled,
+                 &client::client_events::request_body_resumed}},
+      FamilyDoc{"client",
+                "connection",
+                "Connection: rcvbuf, mss, connection, pipeline",
+                "`rcvbuf` sets SO_RCVBUF and `mss` TCP_MAXSEG before connect (together they make "
+                "a server's writes block on loopback); requests naming the same `connection` "
+                "share one keep-alive connection, `pipeline: true` writes a request before the "
+                "previous response was read (RFC 9112 §9.3.2).",
+                "requests[].client",
+                {},
+                {{"rcvbuf", shapes::size(), "SO_RCVBUF before connect"},
+                 {"mss", shapes::integer(88, 65495), "TCP_MAXSEG before connect"},
+                 {"connection", shapes::text(), "a connection name shared by requests"},
+                 {"pipeline", shapes::boolean(), "write before the previous response"}},
+                {&client::client_events::connected}},
+  };
 }
 
 }  // namespace fh::scenario

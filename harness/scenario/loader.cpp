@@ -1,9 +1,14 @@
 #include "scenario/loader.hpp"
 
+#include "fake-backends/fake_backend.hpp"
+#include "fake-gateways/fake_gateway.hpp"
+#include "fake-gateways/faults/family.hpp"
+#include "language/event_names.hpp"
+#include "language/yaml_reader.hpp"
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
 #include "scenario/sections.hpp"
-#include "scenario/yaml_reader.hpp"
+#include "scenario/vocabulary.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -19,7 +24,8 @@
 namespace fh::scenario {
 namespace {
 
-using namespace yaml;
+using namespace language;
+using namespace language::yaml;
 
 // ------------------------------------------------------------------ sections
 
@@ -107,7 +113,10 @@ EventCheck read_check(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "check");
   EventCheck c;
   c.mark = r.mark();
-  c.that = as_event(r.require("that"), file, "that");
+  // First: it decides how the event names below are checked against the topology.
+  if (r.has("if_observable")) c.if_observable = as_bool(r.get("if_observable"), file, "if_observable");
+  const EventNameRules names{"", c.if_observable, false};
+  c.that = read_event_name(r.require("that"), file, "that", names);
   if (r.has("detail_contains"))
     c.detail_contains = as_string(r.get("detail_contains"), file, "detail_contains");
   if (r.has("count")) {
@@ -128,11 +137,12 @@ EventCheck read_check(const YAML::Node& node, const std::string& file) {
   if (r.has("after") != r.has("within_ms"))
     throw ScenarioError(r.mark(), "check: 'after' and 'within_ms' go together");
   if (r.has("after")) {
-    c.after = as_event(r.get("after"), file, "after");
+    c.after = read_event_name(r.get("after"), file, "after", names);
     c.within_ms = as_ms(r.get("within_ms"), file, "within_ms");
   }
-  if (r.has("before")) c.before = as_event(r.get("before"), file, "before");
-  if (r.has("value_equals")) c.value_equals = as_event(r.get("value_equals"), file, "value_equals");
+  if (r.has("before")) c.before = read_event_name(r.get("before"), file, "before", names);
+  if (r.has("value_equals"))
+    c.value_equals = read_event_name(r.get("value_equals"), file, "value_equals", names);
   if (r.has("otherwise")) {
     auto grade = parse_verdict(as_string(r.get("otherwise"), file, "otherwise"));
     if (!grade || *grade == Verdict::pass || *grade == Verdict::error || *grade == Verdict::skip)
@@ -200,12 +210,42 @@ std::string read_kind(MapReader& r, const std::string& file, const std::string& 
   return one_of(r.get("kind"), file, what, kinds);
 }
 
+/// A real program (or command) given a key of the embedded fake's: say so, rather than
+/// "unknown key". `keys` are the fake's families' keys.
+void reject_fake_keys(MapReader& r, const std::string& role, const std::string& kind,
+                      const std::vector<std::string>& keys) {
+  for (const auto& key : keys) {
+    if (!r.peek(key).IsDefined()) continue;
+    throw ScenarioError(r.key_mark(key),
+                        role + ": '" + key + "' is a key of the embedded fake " + role +
+                            " (kind: fake); " + role + " " + kind +
+                            (kind == "command" ? " takes command, config and its readiness keys"
+                                               : " is configured with knobs: (list --peers)"));
+  }
+}
+
+std::vector<std::string> fake_gateway_keys() {
+  std::vector<std::string> out;
+  for (const auto* family : fake::gateway_families())
+    for (const auto& key : family->keys) out.push_back(key.name);
+  out.push_back("bug");
+  return out;
+}
+
+std::vector<std::string> fake_backend_keys() {
+  std::vector<std::string> out = {"faults"};
+  for (const auto* family : fake::backend_families())
+    for (const auto& key : family->keys) out.push_back(key.name);
+  return out;
+}
+
 GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "gateway");
   GatewayDef g;
   g.kind = read_kind(r, file, "gateway kind", peers::gateway_kinds());
+  if (!g.is_fake()) reject_fake_keys(r, "gateway", g.kind, fake_gateway_keys());
   if (g.is_fake()) {
-    read_fake_gateway(r, g.fake);
+    fake::read_gateway_keys(r, g.fake);
   } else if (g.kind == "command") {
     read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
@@ -227,8 +267,9 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
     b.transport = one_of(r.get("transport"), file, "transport", {"tcp", "unix"}) == "tcp"
                       ? BackendDef::Transport::tcp
                       : BackendDef::Transport::unix_socket;
+  if (!b.is_fake()) reject_fake_keys(r, "backend", b.kind, fake_backend_keys());
   if (b.is_fake()) {
-    read_fake_backend(r, b.fake);
+    fake::read_backend_keys(r, b.fake);
   } else if (b.kind == "command") {
     read_command_keys(r, file, b.knobs, {"ready", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
@@ -423,20 +464,81 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
   return s;
 }
 
-/// A command-line override: YAML text parsed anew for every merge (a merged node is shared
-/// with the tree it went into, so one parse must not serve two scenarios).
-YAML::Node parse_override(const std::string& text, const std::string& origin) {
+/// The overrides of the command line, each with the name its errors carry.
+struct Override {
+  std::string name;  // "--set #1", "--matrix srb0"
+  std::string text;
+  std::string matrix_entry = {};  // "srb0": the variant name part a matrix entry adds
+};
+
+std::vector<Override> overrides_of(const LoadOptions& options) {
+  std::vector<Override> out;
+  for (std::size_t i = 0; i < options.set.size(); ++i)
+    out.push_back({"--set #" + std::to_string(i + 1), options.set[i]});
+  for (const auto& [name, yaml] : options.matrix) out.push_back({"--matrix " + name, yaml, name});
+  return out;
+}
+
+/// An override parsed anew for every merge (a merged node is shared with the tree it went
+/// into, so one parse must not serve two scenarios). Its lines are moved past
+/// kOverrideLineBase * (k + 1), so marks tell which text a node came from (load_context.hpp).
+YAML::Node parse_override(const Override& o, std::size_t k) {
+  const std::string shifted(static_cast<std::size_t>(kOverrideLineBase) * (k + 1), '\n');
   YAML::Node node;
   try {
-    node = YAML::Load(text);
+    node = YAML::Load(shifted + o.text);
   } catch (const YAML::ParserException& e) {
-    throw ScenarioError(SourceMark{origin, e.mark.line + 1, e.mark.column + 1},
-                        "YAML syntax: " + e.msg);
+    throw ScenarioError(
+        SourceMark{o.name, e.mark.line + 1 - kOverrideLineBase * static_cast<int>(k + 1),
+                   e.mark.column + 1},
+        "YAML syntax: " + e.msg);
   }
-  if (!node.IsMap()) bad_value(node, origin, origin, "a YAML mapping merged into every scenario");
+  if (!node.IsMap())
+    throw ScenarioError(SourceMark{o.name, 0, 0},
+                        "expected a YAML mapping merged into every scenario, got " +
+                            kind_name(node));
   if (node["variants"] || node["id"])
-    throw ScenarioError(mark_of(node, origin), "may not set 'variants' or 'id'");
+    throw ScenarioError(SourceMark{o.name, 0, 0}, "may not set 'variants' or 'id'");
   return node;
+}
+
+/// The events the scenario names, checked once it is all read: each must be declared, and
+/// the topology must be able to produce it (a check with if_observable may judge nothing).
+void check_event_names(const std::vector<EventRef>& refs, Scenario& s) {
+  for (const auto& ref : refs) {
+    const auto* decl = find_event(ref.selector);
+    if (!decl) {
+      const auto hint = suggest_event(ref.selector);
+      throw ScenarioError(ref.mark, ref.where + ": no event '" + ref.selector.to_string() +
+                                        "' is declared" + (hint.empty() ? "" : " (" + hint + ")") +
+                                        "; `fcgi-harness list --events` lists them");
+    }
+    if (const auto problem = family_member_problem(*decl, ref.selector); !problem.empty())
+      throw ScenarioError(ref.mark, ref.where + ": " + problem);
+    const auto why = unobservable_because(*decl, s);
+    if (why.empty()) continue;
+    if (ref.if_observable) continue;  // load_variant notes it on the check
+    throw ScenarioError(ref.mark,
+                        ref.where + ": " + ref.selector.to_string() +
+                            (ref.trigger ? " can never happen here, so this never acts: "
+                                         : " can never be seen here, so this check judges "
+                                           "nothing: ") +
+                            why + (ref.trigger ? "" : " (or say if_observable: true)"));
+  }
+}
+
+/// The check whose mapping holds `mark` (checks are read in file order).
+EventCheck* check_at(Scenario& s, const SourceMark& mark) {
+  EventCheck* found = nullptr;
+  for (auto& c : s.checks) {
+    const bool before = c.mark.file == mark.file &&
+                        (c.mark.line < mark.line ||
+                         (c.mark.line == mark.line && c.mark.column <= mark.column));
+    if (before && (!found || c.mark.line > found->mark.line ||
+                   (c.mark.line == found->mark.line && c.mark.column > found->mark.column)))
+      found = &c;
+  }
+  return found;
 }
 
 struct VariantEntry {
@@ -444,9 +546,53 @@ struct VariantEntry {
   std::string about;
 };
 
-std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const std::string& file,
-                                const LoadOptions& options) {
-  YAML::Node root = parse();
+/// One variant (times one matrix entry) of a parsed file, read and checked.
+Scenario load_variant(const std::function<YAML::Node()>& parse, const std::string& file,
+                      VariantEntry v, const std::vector<Override>& sets,
+                      const std::optional<std::pair<Override, std::size_t>>& matrix) {
+  LoadContext context;
+  context.file = file;
+  std::vector<Override> all = sets;
+  if (matrix) all.push_back(matrix->first);
+  for (const auto& o : all) context.overrides.push_back(o.name);
+  LoadScope scope(context);
+  // A fresh tree per run: merging must not leak into the next variant.
+  YAML::Node tree = parse();
+  if (!v.name.empty()) {
+    YAML::Node variant = tree["variants"][v.name];
+    if (!variant.IsNull()) {
+      MapReader r(variant, file, "variant '" + v.name + "'");
+      if (r.has("about")) v.about = as_string(r.get("about"), file, "about");
+      if (r.has("set")) {
+        if (!r.get("set").IsMap())
+          bad_value(r.get("set"), file, "set", "a mapping merged into the scenario");
+        if (r.get("set")["variants"] || r.get("set")["id"])
+          throw ScenarioError(mark_of(r.get("set"), file),
+                              "a variant may not set 'variants' or 'id'");
+        deep_merge(tree, r.get("set"));
+      }
+      r.finish();
+    }
+  }
+  tree.remove("variants");
+  for (std::size_t k = 0; k < all.size(); ++k) deep_merge(tree, parse_override(all[k], k));
+  Scenario s = read_scenario(tree, file);
+  s.variant = v.name;
+  if (matrix) s.variant += (s.variant.empty() ? "" : "+") + matrix->first.matrix_entry;
+  if (!v.about.empty()) s.description += "\nVariant " + v.name + ": " + v.about;
+  check_event_names(context.events, s);
+  for (const auto& ref : context.events) {
+    if (!ref.if_observable) continue;
+    const auto* decl = find_event(ref.selector);
+    const auto why = decl ? unobservable_because(*decl, s) : std::string();
+    if (why.empty()) continue;
+    if (auto* check = check_at(s, ref.mark); check && check->unobservable.empty())
+      check->unobservable = ref.selector.to_string() + ": " + why;
+  }
+  return s;
+}
+
+std::vector<VariantEntry> variants_of(const YAML::Node& root, const std::string& file) {
   if (!root.IsMap())
     throw ScenarioError(mark_of(root, file),
                         "a scenario file must be a mapping, got " + kind_name(root));
@@ -454,107 +600,120 @@ std::vector<Scenario> load_tree(const std::function<YAML::Node()>& parse, const 
   YAML::Node declared = root["variants"];
   if (!declared.IsDefined() || declared.IsNull()) {
     variants.push_back({});
-  } else {
-    if (!declared.IsMap() || declared.size() == 0)
-      bad_value(declared, file, "variants", "a mapping of variant name to {about, set}");
-    for (auto it = declared.begin(); it != declared.end(); ++it) {
-      const auto name = as_string(it->first, file, "variant name");
-      if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]+")))
-        bad_value(it->first, file, "variant name", "letters, digits, '_' or '-'");
-      variants.push_back({name, {}});
-    }
+    return variants;
   }
-  std::vector<std::pair<std::string, std::string>> matrix = options.matrix;
-  if (matrix.empty()) matrix.emplace_back();
-  std::vector<Scenario> out;
-  for (auto& v : variants) {
-    for (const auto& [matrix_name, matrix_yaml] : matrix) {
-      // A fresh tree per run: merging must not leak into the next variant.
-      YAML::Node tree = parse();
-      if (!v.name.empty()) {
-        YAML::Node variant = tree["variants"][v.name];
-        if (!variant.IsNull()) {
-          MapReader r(variant, file, "variant '" + v.name + "'");
-          if (r.has("about")) v.about = as_string(r.get("about"), file, "about");
-          if (r.has("set")) {
-            if (!r.get("set").IsMap())
-              bad_value(r.get("set"), file, "set", "a mapping merged into the scenario");
-            if (r.get("set")["variants"] || r.get("set")["id"])
-              throw ScenarioError(mark_of(r.get("set"), file),
-                                  "a variant may not set 'variants' or 'id'");
-            deep_merge(tree, r.get("set"));
-          }
-          r.finish();
-        }
-      }
-      tree.remove("variants");
-      for (const auto& text : options.set) deep_merge(tree, parse_override(text, "--set"));
-      if (!matrix_name.empty())
-        deep_merge(tree, parse_override(matrix_yaml, "--matrix " + matrix_name));
-      Scenario s = read_scenario(tree, file);
-      s.variant = v.name;
-      if (!matrix_name.empty()) s.variant += (s.variant.empty() ? "" : "+") + matrix_name;
-      if (!v.about.empty()) s.description += "\nVariant " + v.name + ": " + v.about;
-      out.push_back(std::move(s));
-    }
+  if (!declared.IsMap() || declared.size() == 0)
+    bad_value(declared, file, "variants", "a mapping of variant name to {about, set}");
+  for (auto it = declared.begin(); it != declared.end(); ++it) {
+    const auto name = as_string(it->first, file, "variant name");
+    if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]+")))
+      bad_value(it->first, file, "variant name", "letters, digits, '_' or '-'");
+    variants.push_back({name, {}});
   }
-  return out;
+  return variants;
 }
 
-std::vector<Scenario> load_with_parse_errors(const std::function<YAML::Node()>& parse,
-                                             const std::string& file, const LoadOptions& options) {
+/// The scenario's id as far as it can be told without reading it all (for errors).
+std::string id_of(const YAML::Node& root, const std::string& file) {
+  if (root.IsMap())
+    if (auto id = root["id"]; id && id.IsScalar()) return id.Scalar();
+  return std::filesystem::path(file).stem().string();
+}
+
+ScenarioError with_parse_position(const YAML::Exception& e, const std::string& file) {
+  if (dynamic_cast<const YAML::ParserException*>(&e))
+    return ScenarioError(SourceMark{file, e.mark.line + 1, e.mark.column + 1},
+                         "YAML syntax: " + e.msg);
+  if (const auto* context = LoadContext::current(); context && !e.mark.is_null())
+    return ScenarioError(context->mark(e.mark.line, e.mark.column), e.msg);
+  return ScenarioError(
+      SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1},
+      e.msg);
+}
+
+LoadResult load_all(const std::function<YAML::Node()>& parse, const std::string& file,
+                    const LoadOptions& options) {
+  LoadResult result;
+  YAML::Node root;
+  std::vector<VariantEntry> variants;
   try {
-    return load_tree(parse, file, options);
+    root = parse();
+    variants = variants_of(root, file);
   } catch (const ScenarioError& e) {
-    // Nodes merged from --set/--matrix keep positions in their own text, not in the file.
-    if (options.set.empty() && options.matrix.empty()) throw;
-    throw ScenarioError(e.mark(), std::string(e.what()).substr(e.mark().to_string().size() + 2) +
-                                      " (the position may be in a --set or --matrix text)");
-  } catch (const YAML::ParserException& e) {
-    throw ScenarioError(SourceMark{file, e.mark.line + 1, e.mark.column + 1},
-                        "YAML syntax: " + e.msg);
+    result.errors.push_back({id_of(root, file), "", true, e});
+    return result;
   } catch (const YAML::Exception& e) {
-    throw ScenarioError(SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1,
-                                   e.mark.is_null() ? 0 : e.mark.column + 1},
-                        e.msg);
+    result.errors.push_back({id_of(root, file), "", true, with_parse_position(e, file)});
+    return result;
   }
+  const auto all = overrides_of(options);
+  const std::vector<Override> sets(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(options.set.size()));
+  std::vector<std::optional<std::pair<Override, std::size_t>>> matrix;
+  for (std::size_t k = options.set.size(); k < all.size(); ++k) matrix.emplace_back(std::pair{all[k], k});
+  if (matrix.empty()) matrix.emplace_back();
+  const auto id = id_of(root, file);
+  for (const auto& v : variants) {
+    for (const auto& m : matrix) {
+      std::string name = v.name;
+      if (m) name += (name.empty() ? "" : "+") + m->first.matrix_entry;
+      try {
+        result.scenarios.push_back(load_variant(parse, file, v, sets, m));
+      } catch (const ScenarioError& e) {
+        result.errors.push_back({id, name, false, e});
+      } catch (const YAML::Exception& e) {
+        result.errors.push_back({id, name, false, with_parse_position(e, file)});
+      }
+    }
+  }
+  return result;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw ScenarioError(SourceMark{file.string(), 0, 0}, "cannot read the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::vector<Scenario> first_error_or_all(LoadResult result) {
+  if (!result.errors.empty()) throw result.errors.front().error;
+  return std::move(result.scenarios);
 }
 
 }  // namespace
 
-std::optional<std::uint64_t> parse_size(const std::string& text) {
-  static const std::regex kSize(R"(\s*([0-9]+)\s*(B|KiB|MiB|GiB|kB|MB|GB)?\s*)");
-  std::smatch m;
-  if (!std::regex_match(text, m, kSize)) return std::nullopt;
-  std::uint64_t value = 0;
-  const auto digits = m[1].str();
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc{}) return std::nullopt;
-  static const std::map<std::string, std::uint64_t> kUnits = {{"", 1},
-                                                              {"B", 1},
-                                                              {"KiB", 1024},
-                                                              {"MiB", 1024 * 1024},
-                                                              {"GiB", 1024ull * 1024 * 1024},
-                                                              {"kB", 1000},
-                                                              {"MB", 1000 * 1000},
-                                                              {"GB", 1000ull * 1000 * 1000}};
-  const auto unit = kUnits.at(m[2].str());
-  if (value > UINT64_MAX / unit) return std::nullopt;
-  return value * unit;
+std::vector<ScenarioError> check_overrides(const LoadOptions& options) {
+  std::vector<ScenarioError> errors;
+  const auto all = overrides_of(options);
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    try {
+      parse_override(all[k], k);
+    } catch (const ScenarioError& e) {
+      errors.push_back(e);
+    }
+  }
+  return errors;
+}
+
+LoadResult load_file_variants(const std::filesystem::path& file, const LoadOptions& options) {
+  const auto name = file.string();
+  std::string text;
+  try {
+    text = read_text(file);
+  } catch (const ScenarioError& e) {
+    return LoadResult{{}, {{std::filesystem::path(file).stem().string(), "", true, e}}};
+  }
+  return load_all([&] { return YAML::Load(text); }, name, options);
 }
 
 std::vector<Scenario> load_file(const std::filesystem::path& file, const LoadOptions& options) {
-  const auto name = file.string();
-  std::ifstream in(file);
-  if (!in) throw ScenarioError(SourceMark{name, 0, 0}, "cannot read the file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return load_text(buffer.str(), name, options);
+  return first_error_or_all(load_file_variants(file, options));
 }
 
 std::vector<Scenario> load_text(const std::string& yaml, const std::string& file_name,
                                 const LoadOptions& options) {
-  return load_with_parse_errors([&] { return YAML::Load(yaml); }, file_name, options);
+  return first_error_or_all(load_all([&] { return YAML::Load(yaml); }, file_name, options));
 }
 
 }  // namespace fh::scenario

@@ -51,11 +51,6 @@ Verdict worst(Verdict a, Verdict b) {
   return severity(a) >= severity(b) ? a : b;
 }
 
-std::string SourceMark::to_string() const {
-  if (line == 0) return file;
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
-}
-
 bool MsRange::contains(double value) const {
   return (!min || value >= *min) && (!max || value <= *max);
 }

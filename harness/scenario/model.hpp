@@ -13,10 +13,14 @@
 #include "events/bus.hpp"
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
+#include "language/source_mark.hpp"
 #include "probe/probe_contract.hpp"
 #include "scenario/peer_faults.hpp"
 
 namespace fh::scenario {
+
+using language::ScenarioError;
+using language::SourceMark;
 
 /// Verdict grades, worst last but one: ERROR outranks FAIL (the harness could not judge).
 enum class Verdict { pass, non_strict, informational, fail, error, skip };
@@ -26,14 +30,6 @@ std::optional<Verdict> parse_verdict(std::string_view text);
 /// INFORMATIONAL > PASS > SKIP.
 int severity(Verdict verdict);
 Verdict worst(Verdict a, Verdict b);
-
-/// Where a YAML node was, for messages that point back at the file (1-based).
-struct SourceMark {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string to_string() const;  // "file:line:column"
-};
 
 /// An inclusive range on milliseconds; either end may be open.
 struct MsRange {
@@ -78,6 +74,11 @@ struct EventCheck {
                                                  //   `before` event (or that never happens)
   std::optional<events::Selector> value_equals;  // the first `that` event's value equals the
                                                  //   value of the first event of this selector
+  /// `if_observable: true`: in a topology that cannot produce one of its events, the check
+  /// judges nothing (SKIP, with the reason) instead of being a load error.
+  bool if_observable = false;
+  /// Set by the loader when if_observable applied: why the check judges nothing here.
+  std::string unobservable;
   Verdict otherwise = Verdict::fail;
   std::string because;
   SourceMark mark;

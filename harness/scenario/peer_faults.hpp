@@ -10,21 +10,19 @@
 #include <vector>
 
 #include "events/bus.hpp"
+#include "language/family.hpp"
+#include "language/trigger.hpp"
 
 namespace fh::scenario {
 
-namespace yaml {
-class MapReader;
-}
+namespace yaml = language::yaml;
 
-/// One signal-level fault: at the nth `at` event (or `after_ms` after the first
-/// client.request_started), wait `delay_ms`, then act on the peer's whole process group.
+/// One signal-level fault: at its trigger (the nth `at` event of the run, or {after_ms: N}
+/// after the first client.request_started; then delay_ms), act on the peer's whole process
+/// group.
 struct ProcessFault {
   enum class Action { freeze, kill, stop, signal };
-  std::optional<events::Selector> at;     // the trigger event, or
-  std::optional<std::uint32_t> after_ms;  // a time since the first request started
-  std::uint32_t nth = 1;
-  std::uint32_t delay_ms = 0;
+  language::Trigger at;  // Kind::event or Kind::elapsed
   Action action = Action::freeze;
   std::optional<std::uint32_t> for_ms;  // freeze: SIGCONT after this; unset: at the end of the run
   std::string signal;                   // do: signal: "HUP", "USR2", ... (without SIG)
@@ -51,6 +49,11 @@ std::string_view action_name(ProcessFault::Action action);
 int signal_number(std::string_view name);
 /// "HUP" for SIGHUP; "signal N" when not in the table.
 std::string signal_name(int signal);
+
+/// The trigger grammar as process faults take it.
+const language::TriggerRules& process_fault_trigger_rules();
+/// process_faults and syscall_faults, described as fault families (list --faults, schema).
+std::vector<language::FamilyDoc> peer_fault_families();
 
 /// Reads `process_faults:` and `syscall_faults:` of a real gateway or backend (any non-fake
 /// kind) from its mapping; errors point at file:line:column.

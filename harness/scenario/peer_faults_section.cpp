@@ -5,12 +5,14 @@
 #include <regex>
 
 #include "scenario/peer_faults.hpp"
-#include "scenario/yaml_reader.hpp"
+#include "events/harness_events.hpp"
+#include "language/yaml_reader.hpp"
 
 namespace fh::scenario {
 namespace {
 
-using namespace yaml;
+using namespace language;
+using namespace language::yaml;
 
 const std::pair<std::string_view, int> kSignals[] = {
     {"HUP", SIGHUP},     {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
@@ -35,20 +37,7 @@ ProcessFault read_process_fault(const YAML::Node& node, const std::string& file)
   MapReader r(node, file, "process fault");
   ProcessFault f;
   f.origin = r.mark().to_string();
-  const auto at = r.require("at");
-  if (at.IsMap()) {
-    MapReader a(at, file, "process fault at");
-    f.after_ms = as_ms(a.require("after_ms"), file, "at.after_ms");
-    a.finish();
-  } else {
-    f.at = as_event(at, file, "at");
-  }
-  if (r.has("nth")) {
-    if (!f.at) throw ScenarioError(mark_of(r.get("nth"), file), "nth: only with at: party.event");
-    f.nth = static_cast<std::uint32_t>(as_uint(r.get("nth"), file, "nth", 1000000));
-    if (f.nth == 0) bad_value(r.get("nth"), file, "nth", "a count from 1");
-  }
-  if (r.has("delay_ms")) f.delay_ms = as_ms(r.get("delay_ms"), file, "delay_ms");
+  f.at = read_trigger(r, process_fault_trigger_rules());
   const auto action = one_of(r.require("do"), file, "do", {"freeze", "kill", "stop", "signal"});
   f.action = action == "freeze" ? ProcessFault::Action::freeze
              : action == "kill" ? ProcessFault::Action::kill
@@ -136,14 +125,61 @@ std::string ProcessFault::describe() const {
   std::string out(action_name(action));
   if (action == Action::signal) out += " SIG" + signal;
   if (for_ms) out += " " + std::to_string(*for_ms) + " ms";
-  if (at) {
-    out += " at " + at->to_string();
-    if (nth != 1) out += " #" + std::to_string(nth);
-  } else if (after_ms) {
-    out += " " + std::to_string(*after_ms) + " ms after the first request started";
+  if (at.kind == language::Trigger::Kind::elapsed) {
+    out += " " + std::to_string(at.amount) + " ms after the first request started";
+    if (at.delay_ms) out += " + " + std::to_string(at.delay_ms) + " ms";
+  } else {
+    out += " at " + at.to_string();
   }
-  if (delay_ms) out += " + " + std::to_string(delay_ms) + " ms";
   return out;
+}
+
+const language::TriggerRules& process_fault_trigger_rules() {
+  static const language::TriggerRules rules{"", "process fault", {}, false, true, false, ""};
+  return rules;
+}
+
+std::vector<language::FamilyDoc> peer_fault_families() {
+  using namespace language;
+  auto keys = trigger_keys(process_fault_trigger_rules());
+  keys.push_back({"for_ms", shapes::ms(), "freeze: SIGCONT after this long (default: the end)"});
+  std::vector<std::string> signals;
+  for (const auto& [name, _] : kSignals) signals.emplace_back(name);
+  keys.push_back({"signal", shapes::choice(signals), "do: signal: which (with or without SIG)"});
+  FamilyDoc process{
+      "process",
+      "process",
+      "Process faults on real programs",
+      "Under a real topology.gateway or topology.backend, `process_faults:` signals the "
+      "program's whole process group at a trigger: `freeze` (SIGSTOP, SIGCONT after for_ms or at "
+      "the end of the run), `kill` (SIGKILL), `stop` (the program's graceful stop signal), "
+      "`signal` (a named one). Armed once the program is ready, disarmed before it stops.",
+      "topology.gateway.process_faults[], topology.backend.process_faults[]",
+      {{"freeze", "SIGSTOP the group (SIGCONT after for_ms, or at the end of the run)", {}},
+       {"kill", "SIGKILL the group", {}},
+       {"stop", "the program's graceful stop signal (nginx QUIT, php-fpm QUIT, ...)", {}},
+       {"signal", "send `signal` to the group", {}}},
+      keys,
+      {&events::harness_events::process_frozen, &events::harness_events::process_thawed,
+       &events::harness_events::process_killed, &events::harness_events::process_signalled}};
+  FamilyDoc syscall{
+      "syscall",
+      "syscall",
+      "Syscall faults on real programs",
+      "`syscall_faults:` runs strace --inject on every process of the program's group: a "
+      "`syscall` fails with `error` (an errno name) or is delayed (`delay_ms` entering, "
+      "`delay_exit_ms` leaving), at the calls `when` selects (strace's first[..last][+[step]], "
+      "per process, from the moment strace attached).",
+      "topology.gateway.syscall_faults[], topology.backend.syscall_faults[]",
+      {},
+      {{"syscall", shapes::text(), "a Linux syscall name (writev, close, ...)"},
+       {"error", shapes::text(), "fail it with this errno name (EPIPE, ...)"},
+       {"delay_ms", shapes::ms(), "delay entering it"},
+       {"delay_exit_ms", shapes::ms(), "delay leaving it"},
+       {"when", shapes::text(), "strace's first[..last][+[step]]: 3, 2+, 1..4, 1+2"}},
+      {&events::harness_events::syscall_fault_armed,
+       &events::harness_events::syscall_fault_injected}};
+  return {process, syscall};
 }
 
 std::string SyscallFault::inject_expression() const {

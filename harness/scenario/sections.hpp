@@ -1,20 +1,19 @@
-// Each party's own part of the scenario language. The loader owns the frame (title, topology,
-// requests, expectations); each fake owns the keys that configure it, in its own file:
-//   backend_section.cpp  topology.backend keys of a fake backend (faults, mpxs_conns, ...)
-//   gateway_section.cpp  topology.gateway keys of a fake gateway (timeouts, keep_conn, ...)
-//   client_section.cpp   request keys of the scripted client's behaviour
-// Each reads what it knows from the MapReader, so unknown keys are still caught by finish().
+// The client's part of the scenario language (the fakes' parts are their fault families:
+// fake-backends/faults/, fake-gateways/faults/). The loader owns the frame (title, topology,
+// requests, expectations) and hands each party its mapping.
 #pragma once
 
+#include <vector>
+
 #include "client/http_client.hpp"
-#include "fake-backends/fake_backend.hpp"
-#include "fake-gateways/fake_gateway.hpp"
-#include "scenario/yaml_reader.hpp"
+#include "language/family.hpp"
+#include "language/yaml_reader.hpp"
 
 namespace fh::scenario {
 
-void read_fake_backend(yaml::MapReader& backend, fake::BackendConfig& config);
-void read_fake_gateway(yaml::MapReader& gateway, fake::GatewayConfig& config);
-void read_client_behaviour(yaml::MapReader& request, client::RequestSpec& spec);
+/// Request keys of the scripted client's behaviour: body_encoding, body_chunk, `client:`.
+void read_client_behaviour(language::yaml::MapReader& request, client::RequestSpec& spec);
+/// The client's actions described as fault families (list --faults, the schema).
+std::vector<language::FamilyDoc> client_families();
 
 }  // namespace fh::scenario

@@ -22,12 +22,16 @@
 
 namespace fh::test_support {
 
-inline fake::BackendFault fault(fake::BackendEvent at, fake::BackendAction action) {
-  fake::BackendFault f;
-  f.at = at;
-  f.action = action;
-  return f;
+/// A fake backend's configuration from its scenario keys, as a scenario writes them:
+/// configured("{record_size: 1000, faults: [{at: params_complete, do: close}]}").
+inline fake::BackendConfig configured(const std::string& yaml) {
+  return fake::backend_config_from_yaml(yaml, "test");
 }
+
+/// An event only tests publish: what a test's own step did ("the body is sent"), for a fault
+/// or a stall to wait on.
+inline constexpr events::EventDecl kTestStep{"harness", "test_step", events::Source::harness,
+                                             "a step of the test itself", "", ""};
 
 class FakeBackendFixture : public ::testing::Test {
  protected:

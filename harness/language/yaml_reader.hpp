@@ -1,5 +1,5 @@
-// Reading scenario YAML with errors that point at file:line:column. Shared by the loader and
-// by each party's own section readers (backend faults, gateway personality, client faults).
+// Reading scenario YAML with errors that point at file:line:column. Shared by the loader's
+// frame, the fakes' fault families, the client's actions and the trigger grammar.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -11,16 +11,33 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "events/bus.hpp"
-#include "scenario/loader.hpp"
+#include "language/load_context.hpp"
+#include "language/source_mark.hpp"
 
-namespace fh::scenario::yaml {
+namespace fh::language {
 
+/// "16MiB", "1 KiB", "100" -> bytes; nullopt when it is not a size.
+std::optional<std::uint64_t> parse_size(const std::string& text);
+
+}  // namespace fh::language
+
+namespace fh::language::yaml {
+
+/// Where `node` is: in `file`, or in the --set/--matrix text it was merged from.
 inline SourceMark mark_of(const YAML::Node& node, const std::string& file) {
   const auto m = node.Mark();
   if (m.is_null()) return SourceMark{file, 0, 0};
+  if (const auto* context = LoadContext::current(); context && context->file == file)
+    return context->mark(m.line, m.column);
   return SourceMark{file, m.line + 1, m.column + 1};
 }
+
+/// The closest of `candidates` to `text` within an edit distance of `limit`, or "".
+std::string closest(const std::string& text, const std::vector<std::string>& candidates,
+                    std::size_t limit = 3);
 
 inline std::string kind_name(const YAML::Node& node) {
   switch (node.Type()) {
@@ -77,6 +94,27 @@ class MapReader {
     auto v = get(key);
     return v.IsDefined() && !v.IsNull();
   }
+  /// The node of `key` without marking it known (for messages about a key another reader owns).
+  YAML::Node peek(const std::string& key) const {
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  /// A spelling the language no longer has: present, it is an error showing the new one.
+  void retired(const std::string& key, const std::string& instead) {
+    auto v = peek(key);
+    if (v.IsDefined())
+      throw ScenarioError(key_mark(key), context_ + ": '" + key + "' is no longer part of the "
+                                             "scenario language: " + instead);
+  }
+  /// Where `key` itself is written (the mapping when it is absent).
+  SourceMark key_mark(const std::string& key) const {
+    for (auto it = node_.begin(); it != node_.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key) return mark_of(it->first, file_);
+    return mark();
+  }
+  const std::string& context() const { return context_; }
+  const YAML::Node& node() const { return node_; }
 
   YAML::Node require(const std::string& key) {
     auto v = get(key);
@@ -89,12 +127,7 @@ class MapReader {
     for (auto it = node_.begin(); it != node_.end(); ++it) {
       const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
       if (known_.count(key)) continue;
-      std::string hint;
-      std::size_t best = 3;
-      for (const auto& k : known_) {
-        auto d = edit_distance(key, k);
-        if (d < best) best = d, hint = k;
-      }
+      const std::string hint = closest(key, {known_.begin(), known_.end()});
       std::string message = context_ + ": unknown key '" + key + "'";
       if (!hint.empty()) message += " (did you mean '" + hint + "'?)";
       std::vector<std::string> keys(known_.begin(), known_.end());
@@ -180,18 +213,4 @@ inline std::vector<std::string> string_or_list(const YAML::Node& node, const std
   return out;
 }
 
-/// A bus event named as party.name (parties: client, gateway, backend, harness, wire); with
-/// `any_party`, a bare name matches that event of any party.
-inline events::Selector as_event(const YAML::Node& node, const std::string& file,
-                                 const std::string& what, bool any_party = false) {
-  const auto text = as_string(node, file, what);
-  static const std::regex kQualified("(client|gateway|backend|harness|wire)\\.[a-z0-9_:]+");
-  static const std::regex kBare("[a-z0-9_:]+");
-  if (!std::regex_match(text, kQualified) && !(any_party && std::regex_match(text, kBare)))
-    bad_value(node, file, what,
-              "an event as party.name, e.g. gateway.stdin_terminator_sent (parties: client, "
-              "gateway, backend, harness, wire)");
-  return events::Selector::parse(text);
-}
-
-}  // namespace fh::scenario::yaml
+}  // namespace fh::language::yaml
