@@ -13,6 +13,7 @@ packages=(
   libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libssl-dev                # libcrypto: SHA-256 of bodies
   libbenchmark-dev          # bench/ (built with -DFH_BENCH=ON)
+  python3-jsonschema python3-yaml  # tests/schema_test.py: scenarios against the schema
 )
 
 apt_find_missing "${packages[@]}"

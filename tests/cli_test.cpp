@@ -254,3 +254,25 @@ TEST(Cli, SetAndMatrixOverrideEveryScenarioFromTheCommandLine) {
   EXPECT_EQ(syntax.output.find("YAML syntax"), syntax.output.rfind("YAML syntax")) << syntax.output;
   EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --matrix 'nameless'").exit_code, 2);
 }
+
+// The vocabulary from the declarations: the worked example's verb, every party's events.
+TEST(Cli, ListEventsAndFaultsPrintTheDeclarations) {
+  auto events = cli("list --events");
+  EXPECT_EQ(events.exit_code, 0) << events.output;
+  for (const char* name : {"client.response_head", "gateway.stdin_terminator_sent",
+                           "backend.params_complete", "harness.internal_error", "wire.tcp_rst",
+                           "gateway.syscall:<syscall>", "backend.fault:<verb>",
+                           "<verb>: close, shutdown, reset"})
+    EXPECT_NE(events.output.find(name), std::string::npos) << name << "\n" << events.output;
+  EXPECT_NE(events.output.find("seen with observe: {wire: true}"), std::string::npos);
+  auto faults = cli("list --faults");
+  EXPECT_EQ(faults.exit_code, 0) << faults.output;
+  for (const char* text : {"backend/early_end_request", "do: overloaded", "gateway/abort",
+                           "gateway/lighttpd_2796", "client/abort", "process/process",
+                           "where: topology.backend"})
+    EXPECT_NE(faults.output.find(text), std::string::npos) << text << "\n" << faults.output;
+  EXPECT_EQ(cli("list --events --faults").exit_code, 2);
+  auto schema = cli("schema", "NO_COLOR=1", false);
+  EXPECT_EQ(schema.exit_code, 0);
+  EXPECT_NE(schema.output.find("\"$schema\""), std::string::npos);
+}

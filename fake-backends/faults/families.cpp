@@ -89,7 +89,9 @@ BackendConfig backend_config_from_yaml(const std::string& yaml, const std::strin
 }
 
 language::FamilyDoc BackendFamily::describe() const {
-  language::FamilyDoc doc{"backend", name, title, this->doc, "topology.backend", {}, keys, events};
+  const std::string where =
+      verbs.empty() ? "topology.backend" : "topology.backend; verbs: topology.backend.faults[].do";
+  language::FamilyDoc doc{"backend", name, title, this->doc, where, {}, keys, events};
   for (const auto* verb : verbs) doc.verbs.push_back(verb->doc);
   return doc;
 }

@@ -10,9 +10,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "peers/backends.hpp"
-#include "peers/gateways.hpp"
+#include "cli/listings.hpp"
 #include "reports/reports.hpp"
+#include "scenario/schema.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
 
@@ -119,38 +119,6 @@ void print_scenario(std::ostream& out, const fh::runner::ScenarioReport& r, cons
   out.flush();
 }
 
-/// `list --peers`: what a scenario's topology can name besides `fake` and `command`.
-int print_peers() {
-  auto print = [](const char* role, const std::vector<fh::peers::PeerInfo>& infos, auto knobs_of) {
-    std::cout << role << ":\n";
-    for (const auto& p : infos) {
-      std::cout << "  " << padded(p.kind, 14)
-                << padded(p.installed ? "installed " + p.version : "MISSING", 30)
-                << padded("apt: " + p.apt_package, 34);
-      const std::string knobs = knobs_of(p.kind);
-      if (!knobs.empty()) std::cout << "knobs: " << knobs;
-      std::cout << "\n";
-      if (!p.installed) std::cout << "      " << p.missing_reason << "\n";
-    }
-  };
-  print("gateways (topology.gateway.kind)", fh::peers::gateway_catalogue(),
-        [](const std::string& kind) {
-          std::string out;
-          for (const auto& [name, _] : fh::peers::gateway_knobs(kind))
-            out += (out.empty() ? "" : ", ") + name;
-          return out;
-        });
-  print("backends (topology.backend.kind)", fh::peers::backend_catalogue(),
-        [](const std::string& kind) {
-          std::string out;
-          for (const auto& name : fh::peers::backend_knobs(kind))
-            out += (out.empty() ? "" : ", ") + name;
-          return out;
-        });
-  std::cout << "Also: kind fake (the embedded fakes) and kind command (any program; see README).\n";
-  return kExitOk;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -166,6 +134,9 @@ int main(int argc, char** argv) {
       "  fcgi-harness run scenarios/basic/large-response.yaml --repeat 20 --json out.json\n"
       "  fcgi-harness run --junit results.xml             JUnit XML for Jenkins / GitHub Actions\n"
       "  fcgi-harness list scenarios/                     ids, variants and titles\n"
+      "  fcgi-harness list --events                       every event a scenario can name\n"
+      "  fcgi-harness list --faults                       every fault family, verb and key\n"
+      "  fcgi-harness schema -o scenario.schema.json      the format, for editors\n"
       "\n"
       "Exit status: 0 when nothing FAILed or ERRORed, 1 when something did, 2 for usage or\n"
       "scenario-file errors (then nothing runs). Colour only on a terminal, never with NO_COLOR.\n"
@@ -223,10 +194,24 @@ int main(int argc, char** argv) {
                     "(repeatable), e.g. --matrix 'srb0=topology: {gateway: {knobs: "
                     "{server.stream-response-body: \"0\"}}}'");
   }
-  bool list_peers = false;
+  bool list_peers = false, list_events = false, list_faults = false;
   list->add_flag("--peers", list_peers,
                  "the real gateways and backends scenarios can use: installed or not, version, "
                  "apt package, knobs");
+  list->add_flag("--events", list_events,
+                 "every event a scenario can name, by party: meaning, value, detail, and what "
+                 "the topology needs to see it");
+  list->add_flag("--faults", list_faults,
+                 "every fault family, by party: where its keys go, its verbs and keys, the "
+                 "events it publishes");
+  std::string schema_out = "-";
+  auto* schema = app.add_subcommand(
+      "schema",
+      "write the JSON Schema of the scenario format (for editors with the YAML language "
+      "server: put `# yaml-language-server: $schema=PATH` at the top of a scenario)");
+  schema->add_option("-o,--output", schema_out, "where to write it ('-' for stdout)")
+      ->default_str("-");
+  schema->footer("Example: fcgi-harness schema -o scenario.schema.json");
 
   try {
     app.parse(argc, argv);
@@ -246,7 +231,22 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
-  if (list->parsed() && list_peers) return print_peers();
+  if (schema->parsed()) {
+    try {
+      fh::reports::write_text_file(schema_out, fh::scenario::scenario_schema().dump(2) + "\n");
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return kExitFailed;
+    }
+    return kExitOk;
+  }
+  if (list->parsed() && (list_peers + list_events + list_faults) > 1) {
+    std::cerr << "error: list takes one of --peers, --events, --faults\n";
+    return kExitUsage;
+  }
+  if (list->parsed() && list_peers) return fh::cli::print_peers(std::cout), kExitOk;
+  if (list->parsed() && list_events) return fh::cli::print_events(std::cout), kExitOk;
+  if (list->parsed() && list_faults) return fh::cli::print_faults(std::cout), kExitOk;
   const bool listing = list->parsed();
   auto& chosen_paths = listing ? list_paths : paths;
   const auto& chosen_filter = listing ? list_filter : filter;

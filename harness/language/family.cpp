@@ -38,10 +38,12 @@ Shape choice(std::vector<std::string> values) {
   return {text, json{{"enum", values}}};
 }
 
-Shape event() {
-  // The loader checks the name itself against the declarations; the schema's "event name"
-  // definition (fcgi-harness schema) lists them for completion.
-  return {"event", json{{"$ref", "#/$defs/event"}}};
+Shape event(std::string_view own_party) {
+  // The loader checks the name itself against the declarations; the schema's event
+  // definitions (fcgi-harness schema) list them for completion.
+  if (own_party.empty()) return {"party.event", json{{"$ref", "#/$defs/event"}}};
+  return {"event",
+          json{{"$ref", "#/$defs/" + std::string(own_party) + "_event"}}};
 }
 
 Shape list_of(const Shape& item) {
@@ -79,7 +81,7 @@ Shape any() {
 
 std::vector<Key> trigger_keys(const TriggerRules& rules) {
   std::vector<Key> at_forms;
-  std::vector<Shape> at_shapes = {shapes::event()};
+  std::vector<Shape> at_shapes = {shapes::event(rules.party)};
   std::vector<Key> counter_keys;
   for (auto c : rules.counters)
     counter_keys.push_back({std::string(counter_name(c)), shapes::size(), ""});

@@ -29,7 +29,8 @@ Shape size();                                        // bytes: 1024, 64KiB, 16Mi
 Shape integer(std::uint64_t min, std::uint64_t max);
 Shape text();
 Shape choice(std::vector<std::string> values);       // one of these words
-Shape event();                                       // party.name (or a bare name of the party)
+/// An event: party.name, or with `own_party` also a bare name of that party's events.
+Shape event(std::string_view own_party = {});
 Shape list_of(const Shape& item);
 Shape either(std::vector<Shape> shapes);             // any one of these shapes
 /// A mapping with exactly these keys (those in `required` must be there).

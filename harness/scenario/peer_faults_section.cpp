@@ -176,7 +176,8 @@ std::vector<language::FamilyDoc> peer_fault_families() {
        {"error", shapes::text(), "fail it with this errno name (EPIPE, ...)"},
        {"delay_ms", shapes::ms(), "delay entering it"},
        {"delay_exit_ms", shapes::ms(), "delay leaving it"},
-       {"when", shapes::text(), "strace's first[..last][+[step]]: 3, 2+, 1..4, 1+2"}},
+       {"when", shapes::either({shapes::integer(1, UINT32_MAX), shapes::text()}),
+        "strace's first[..last][+[step]]: 3, 2+, 1..4, 1+2"}},
       {&events::harness_events::syscall_fault_armed,
        &events::harness_events::syscall_fault_injected}};
   return {process, syscall};

@@ -58,7 +58,9 @@ std::string family_member_problem(const events::EventDecl& decl,
   for (const auto& v : values) list += (list.empty() ? "" : ", ") + v;
   const auto hint = language::yaml::closest(part, values);
   return "'" + selector.to_string() + "': " + decl.qualified() + " has no member '" + part + "'" +
-         (hint.empty() ? "" : " (did you mean '" + decl.member(hint) + "'?)") + "; it has " + list;
+         (hint.empty() ? "" : " (did you mean '" + std::string(decl.party) + "." +
+                                  decl.member(hint) + "'?)") +
+         "; it has " + list;
 }
 
 std::string suggest_event(const events::Selector& selector) {
@@ -71,7 +73,17 @@ std::string suggest_event(const events::Selector& selector) {
         names.push_back(std::string(decl->party) + "." + decl->member(v));
     }
   }
-  const auto hint = language::yaml::closest(selector.to_string(), names, 4);
+  auto hint = language::yaml::closest(selector.to_string(), names, 4);
+  if (hint.empty()) {
+    // Nothing close as a whole: an event of the same party that starts with the same word
+    // (backend.params_received -> backend.params_complete).
+    const auto word = selector.name.substr(0, selector.name.find('_'));
+    for (const auto& name : names)
+      if (name.rfind(selector.party + "." + word + "_", 0) == 0) {
+        hint = name;
+        break;
+      }
+  }
   return hint.empty() ? "" : "did you mean '" + hint + "'?";
 }
 
