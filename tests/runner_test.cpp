@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "runner/runner.hpp"
+#include "fake-backends/backend_events.hpp"
+#include "fake-backends/fake_backend.hpp"
 #include "scenario/loader.hpp"
 
 using namespace fh;
@@ -107,4 +109,42 @@ TEST(Runner, SetupFailureIsError) {
   std::filesystem::remove_all("/tmp/" + std::string(120, 'x'));
   EXPECT_EQ(result.verdict, Verdict::error) << result.reason;
   EXPECT_NE(result.reason.find("setup failure"), std::string::npos) << result.reason;
+}
+
+// Errors never vanish: an exception inside a fake (here a fault action that throws, inside the
+// backend's reader) becomes harness.internal_error and grades the run ERROR with its message,
+// whatever the client got.
+namespace {
+class ThrowingAction : public fake::FaultAction {
+ public:
+  void act(fake::FaultSeam&, std::uint16_t) const override {
+    throw std::runtime_error("a fault action failed on purpose");
+  }
+};
+}  // namespace
+
+TEST(Runner, AnExceptionInAFakeIsAnErrorWithItsMessage) {
+  auto s = from_text(R"(title: t
+description: d
+requests:
+  - probe: {size: 10}
+expect:
+  - {grade: PASS, status: 502}
+  - {grade: PASS, status: 200}
+)");
+  fake::BackendFault fault;
+  fault.at = language::Trigger::on(fake::backend_events::params_complete);
+  fault.verb = fake::find_backend_verb("close");
+  fault.action = std::make_shared<ThrowingAction>();
+  s.backend.fake.faults.push_back(fault);
+  const auto result = runner::run_scenario(s);
+  EXPECT_EQ(result.verdict, Verdict::error) << result.reason;
+  EXPECT_NE(result.reason.find("harness defect: fake backend connection 1 reader: a fault action "
+                               "failed on purpose"),
+            std::string::npos)
+      << result.reason;
+  bool published = false;
+  for (const auto& e : result.events)
+    published |= e.party == "harness" && e.name == "internal_error";
+  EXPECT_TRUE(published);
 }

@@ -1,6 +1,7 @@
 #include "client/http_client.hpp"
 
 #include "client/client_events.hpp"
+#include "events/harness_events.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -297,6 +298,33 @@ class Connection {
       if (it->x.outcome == Outcome::pending && it->x.error.empty()) it->x.error = what;
   }
 
+  /// What ended a coroutine of the connection with an exception: a cancellation (the
+  /// deadline, or a sibling of the `&&` that ended first) is noted on the pending exchanges;
+  /// anything else is a harness defect, published as harness.internal_error (the run is
+  /// ERROR with its message).
+  void on_exception(const std::exception_ptr& e, const char* where) {
+    std::string what = "unknown exception";
+    bool cancelled = false;
+    try {
+      std::rethrow_exception(e);
+    } catch (const boost::system::system_error& error) {
+      cancelled = error.code() == asio::error::operation_aborted;
+      what = error.what();
+    } catch (const std::exception& error) {
+      what = error.what();
+    } catch (...) {
+      // `what` says it: not a std::exception.
+    }
+    if (cancelled) {
+      note_cancelled("cancelled");
+      return;
+    }
+    note_cancelled(what);
+    if (bus_)
+      bus_->publish(events::harness_events::internal_error, items_.front()->number, 0, 0,
+                    std::string("client ") + where + ": " + what);
+  }
+
  private:
   double now_ms(const Item& it) const {
     return ms_between(it.started ? it.start : connected_at_, Clock::now());
@@ -488,6 +516,7 @@ class Connection {
         }
       }
     } catch (...) {
+      on_exception(std::current_exception(), "delayed actions");
     }
   }
 
@@ -591,7 +620,7 @@ class Connection {
         if (!ok) break;
       }
     } catch (...) {
-      note_cancelled("cancelled");
+      on_exception(std::current_exception(), "writer");
     }
     writer_done_ = true;
   }
@@ -864,7 +893,7 @@ class Connection {
         if (!more) break;
       }
     } catch (...) {
-      note_cancelled("cancelled");
+      on_exception(std::current_exception(), "reader");
     }
     reader_done_ = true;
     // Requests after the last response read: the connection can no longer carry them.
@@ -922,16 +951,10 @@ asio::awaitable<void> run_connection(net::Address gateway, std::vector<Connectio
     connection = std::make_unique<Connection>(std::move(socket), std::move(gateway),
                                               std::move(requests), bus);
     co_await connection->go();
-  } catch (const boost::system::system_error& e) {
-    // Cancellation surfaces as an exception at the next co_await.
-    if (connection)
-      connection->note_cancelled(e.code() == asio::error::operation_aborted ? "cancelled"
-                                                                            : e.what());
-  } catch (const std::exception& e) {
-    // Other errors are bugs or resource exhaustion: reported, never thrown into the io_context.
-    if (connection) connection->note_cancelled(e.what());
   } catch (...) {
-    if (connection) connection->note_cancelled("unknown exception");
+    // Cancellation surfaces as an exception at the next co_await; anything else is reported
+    // as a harness defect, never thrown into the io_context.
+    if (connection) connection->on_exception(std::current_exception(), "connection");
   }
   if (connection) connection->finish();
 }

@@ -110,7 +110,7 @@ class MapReader {
   /// Where `key` itself is written (the mapping when it is absent).
   SourceMark key_mark(const std::string& key) const {
     for (auto it = node_.begin(); it != node_.end(); ++it)
-      if (it->first.IsScalar() && it->first.Scalar() == key) return mark_of(it->first, file_);
+      if (it->first.IsScalar() && it->first.Scalar() == key) return entry_mark(it);
     return mark();
   }
   const std::string& context() const { return context_; }
@@ -133,11 +133,19 @@ class MapReader {
       std::vector<std::string> keys(known_.begin(), known_.end());
       message += "; known keys: ";
       for (std::size_t i = 0; i < keys.size(); ++i) message += (i ? ", " : "") + keys[i];
-      throw ScenarioError(mark_of(it->first, file_), message);
+      throw ScenarioError(entry_mark(it), message);
     }
   }
 
  private:
+  // A key merged in from a variant's set or a --set text is a new node without a position;
+  // its value keeps the position it was written at.
+  SourceMark entry_mark(const YAML::const_iterator& it) const {
+    auto at = mark_of(it->first, file_);
+    if (at.line == 0) at = mark_of(it->second, file_);
+    return at.line == 0 ? mark() : at;
+  }
+
   YAML::Node node_;
   std::string file_;
   std::string context_;

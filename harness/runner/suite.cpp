@@ -55,14 +55,20 @@ std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& file
   }
   std::vector<scenario::Scenario> out;
   std::map<std::string, std::string> seen;  // display name -> file
-  std::set<std::string> reported;           // an error in an override text repeats per file
+  // One line per distinct error, naming the variants it stopped: an error in a --set text,
+  // or in a key every variant shares, is not repeated per file or per variant.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> variants_of;
   for (const auto& f : files) {
     auto loaded = scenario::load_file_variants(f, options);
     for (const auto& e : loaded.errors) {
       // A variant the filter does not select is not run, so its error does not stop the
       // others (a key only one variant's topology cannot take).
       if (!e.whole_file && !matches_filter(e.id, e.display_name(), f.string(), filter)) continue;
-      if (reported.insert(e.error.what()).second) errors.push_back(e.error.what());
+      const std::string message = e.error.what();
+      if (!variants_of.count(message)) order.push_back(message);
+      if (!e.variant.empty()) variants_of[message].push_back(e.display_name());
+      else variants_of[message];
     }
     for (auto& s : loaded.scenarios) {
       if (!matches_filter(s, filter)) continue;
@@ -74,6 +80,14 @@ std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& file
       }
       out.push_back(std::move(s));
     }
+  }
+  for (const auto& message : order) {
+    const auto& variants = variants_of[message];
+    std::string which;
+    for (std::size_t i = 0; i < variants.size() && i < 4; ++i)
+      which += (i ? ", " : "") + variants[i];
+    if (variants.size() > 4) which += " and " + std::to_string(variants.size() - 4) + " more";
+    errors.push_back(which.empty() ? message : message + " (in " + which + ")");
   }
   return out;
 }

@@ -224,6 +224,17 @@ void reject_fake_keys(MapReader& r, const std::string& role, const std::string& 
   }
 }
 
+/// kind: command has no adapter, so no knobs: its command line and config template say
+/// everything (a --set that swaps a real program for a command meets a variant's knobs).
+void reject_knobs_of_command(MapReader& r, const std::string& role, const std::string& placeholders,
+                             const std::string& keys) {
+  if (!r.peek("knobs").IsDefined()) return;
+  throw ScenarioError(r.key_mark("knobs"),
+                      role + ": kind: command has no knobs: its command line (with " +
+                          placeholders + ") and config template say everything; its keys are " +
+                          keys);
+}
+
 std::vector<std::string> fake_gateway_keys() {
   std::vector<std::string> out;
   for (const auto* family : fake::gateway_families())
@@ -247,6 +258,8 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   if (g.is_fake()) {
     fake::read_gateway_keys(r, g.fake);
   } else if (g.kind == "command") {
+    reject_knobs_of_command(r, "gateway", "{http_port} and {backend_addr}",
+                            "command, config, ready_path, stop_signal, grace_ms");
     read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
     g.knobs = read_knobs(r.get("knobs"), file);
@@ -271,6 +284,7 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   if (b.is_fake()) {
     fake::read_backend_keys(r, b.fake);
   } else if (b.kind == "command") {
+    reject_knobs_of_command(r, "backend", "{addr}", "command, config, ready, stop_signal, grace_ms");
     read_command_keys(r, file, b.knobs, {"ready", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
     b.knobs = read_knobs(r.get("knobs"), file);
