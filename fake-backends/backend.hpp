@@ -65,9 +65,9 @@ struct BackendState : std::enable_shared_from_this<BackendState>, ListenerSeam {
   void apply_receive_buffer(auto& socket) {
     if (!config.stalls.receive_buffer) return;
     boost::system::error_code ignored;
-    socket.set_option(asio::socket_base::receive_buffer_size(
-                          static_cast<int>(config.stalls.receive_buffer)),
-                      ignored);
+    socket.set_option(
+        asio::socket_base::receive_buffer_size(static_cast<int>(config.stalls.receive_buffer)),
+        ignored);
   }
   void request_over(std::uint32_t index) { lifetime.on_request_over(index); }
   /// A coroutine of the backend failed with an exception that is not a cancellation: a
@@ -103,12 +103,12 @@ struct Request {
   bool stdin_done = false;  // the STDIN stream ended
   std::uint64_t stdin_bytes = 0;
   util::Sha256 stdin_hash;
-  std::string stdin_data;  // kept only while echo is possible
-  bool keep_stdin = true;  // until the query is known
+  std::string stdin_data;   // kept only while echo is possible
+  bool keep_stdin = true;   // until the query is known
   bool responding = false;  // the responder coroutine was spawned
   bool end_sent = false;    // END_REQUEST written or queued (early by a fault, or at the end)
   bool aborted = false;     // ABORT_REQUEST received (§5.4)
-  bool over = false;     // reported to the lifetime (request_over)
+  bool over = false;        // reported to the lifetime (request_over)
   std::uint64_t body_written = 0;
   std::vector<language::TriggerState> triggers;  // one per configured fault
   asio::steady_timer wake;  // the responder's sleeps; cancelled to wake it early
@@ -138,8 +138,8 @@ class RecordWriter {
   asio::awaitable<bool> write_records(Request* body, std::vector<OutRecord> records);
   /// Bytes [from, to) of `source` as `type` records of request `id` (a body when `body`).
   asio::awaitable<bool> write_stream(fcgi::RecordType type, std::uint16_t id,
-                                     const ByteSource& source, std::uint64_t from,
-                                     std::uint64_t to, Request* body);
+                                     const ByteSource& source, std::uint64_t from, std::uint64_t to,
+                                     Request* body);
   asio::awaitable<bool> write_bytes(const fcgi::Bytes& bytes);
   /// Written before the next record; `when_written` is published once it is out.
   void queue(fcgi::Bytes bytes, std::uint16_t id, const events::EventDecl& when_written,
@@ -163,8 +163,8 @@ class RecordWriter {
   asio::awaitable<void> flush_later();
   asio::awaitable<bool> write(std::vector<asio::const_buffer> buffers);
   std::vector<OutRecord> plan_stream(fcgi::RecordType type, std::uint16_t id,
-                                     const ByteSource& source, std::uint64_t from,
-                                     std::uint64_t to, const Request* body) const;
+                                     const ByteSource& source, std::uint64_t from, std::uint64_t to,
+                                     const Request* body) const;
   std::vector<std::size_t> split_points(const OutRecord& rec, const Request* r) const;
 
   Connection& c_;
@@ -268,10 +268,10 @@ struct Connection : std::enable_shared_from_this<Connection>, FaultSeam {
 void spawn(const asio::any_io_executor& ex, asio::awaitable<void> coroutine);
 
 // Coroutines of the parts.
-asio::awaitable<void> accept_loop(std::shared_ptr<BackendState> st);       // listener.cpp
-asio::awaitable<void> read_loop(std::shared_ptr<Connection> c);            // reader.cpp
+asio::awaitable<void> accept_loop(std::shared_ptr<BackendState> st);  // listener.cpp
+asio::awaitable<void> read_loop(std::shared_ptr<Connection> c);       // reader.cpp
 asio::awaitable<void> respond(std::shared_ptr<Connection> c, std::shared_ptr<Request> r);
 asio::awaitable<void> send_reply(std::shared_ptr<Connection> c, fcgi::Bytes bytes,
-                                 bool close_after);                        // responder.cpp
+                                 bool close_after);  // responder.cpp
 
 }  // namespace fh::fake

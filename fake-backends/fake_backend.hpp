@@ -43,12 +43,12 @@ struct BackendConfig {
   std::uint32_t max_reqs = 64;   // FCGI_MAX_REQS
   std::vector<BackendFault> faults;
 
-  RecordShape shape;         // faults/record_shapes.hpp
+  RecordShape shape;                   // faults/record_shapes.hpp
   StderrInterleave stderr_interleave;  // faults/odd_records.hpp
-  ResponseEnd response_end;  // faults/response_end.hpp
-  ConnectionPolicy policy;   // faults/connection_policy.hpp
-  StallKeys stalls;          // faults/stalls.hpp
-  Lifetime lifetime;         // faults/lifetime.hpp
+  ResponseEnd response_end;            // faults/response_end.hpp
+  ConnectionPolicy policy;             // faults/connection_policy.hpp
+  StallKeys stalls;                    // faults/stalls.hpp
+  Lifetime lifetime;                   // faults/lifetime.hpp
 
   /// The run's event bus; every log entry is also published there, and faults on any
   /// party's event subscribe to it. Not owned; may be null (a private bus is used then);

@@ -124,8 +124,8 @@ asio::awaitable<void> RecordWriter::flush_later() {
   co_await flush_pending();
 }
 
-void RecordWriter::queue(fcgi::Bytes bytes, std::uint16_t id,
-                         const events::EventDecl& when_written, std::string detail) {
+void RecordWriter::queue(fcgi::Bytes bytes, std::uint16_t id, const events::EventDecl& when_written,
+                         std::string detail) {
   pending_.push_back(Pending{std::move(bytes), id, &when_written, std::move(detail)});
   spawn(c_.ex, flush_later());
 }

@@ -30,7 +30,8 @@ std::string_view stderr_view(std::uint64_t, std::size_t length) {
 }
 
 ByteSource view_of(const std::string& text) {
-  return [&text](std::uint64_t off, std::size_t n) { return std::string_view(text).substr(off, n); };
+  return
+      [&text](std::uint64_t off, std::size_t n) { return std::string_view(text).substr(off, n); };
 }
 
 /// One request's answer, produced on its connection.
@@ -169,8 +170,8 @@ class Responder {
   asio::awaitable<bool> write_head(std::string head, int status, std::uint64_t body_size) {
     const std::string framed = c_.cfg().response_end.head_for(head, body_size);
     const ByteSource source = view_of(framed);
-    const bool written = co_await c_.writer.write_stream(fcgi::RecordType::Stdout, r_.id, source,
-                                                         0, framed.size(), nullptr);
+    const bool written = co_await c_.writer.write_stream(fcgi::RecordType::Stdout, r_.id, source, 0,
+                                                         framed.size(), nullptr);
     if (!written) co_return false;
     c_.log(r_.id, backend_events::headers_sent, "status=" + std::to_string(status));
     c_.offer(backend_events::headers_sent, r_.triggers, r_.index, r_.id);

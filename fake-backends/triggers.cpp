@@ -21,9 +21,8 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 bool is_own_request_event(const language::Trigger& t) {
   using namespace backend_events;
-  for (const auto* decl :
-       {&begin_request, &params_complete, &stdin_terminator_received, &headers_sent,
-        &end_request_sent, &accepted})
+  for (const auto* decl : {&begin_request, &params_complete, &stdin_terminator_received,
+                           &headers_sent, &end_request_sent, &accepted})
     if (t.is(*decl)) return true;
   return false;
 }

@@ -144,8 +144,8 @@ asio::awaitable<void> Exchange::pause(std::chrono::milliseconds time) {
   }
 }
 
-asio::awaitable<bool> Exchange::wait_event(const language::Trigger& trigger,
-                                           std::uint32_t bound_ms, bool end_with_relay) {
+asio::awaitable<bool> Exchange::wait_event(const language::Trigger& trigger, std::uint32_t bound_ms,
+                                           bool end_with_relay) {
   auto* bus = config().bus;
   if (!bus) {
     note(ev::anchor_unavailable, trigger.event.to_string() + ": no event bus");
@@ -244,9 +244,10 @@ asio::awaitable<bool> Exchange::read_whole_body() {
 
 asio::awaitable<void> Exchange::answer_error(int status, std::string why) {
   const std::string body = std::to_string(status) + " " + reason_for(status) + "\n" + why + "\n";
-  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) +
-                         "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  std::string response =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
   if (!head_only_) response += body;
   keep_alive_ = false;
   if (co_await write_client(response)) note(ev::answered, why, 0, std::to_string(status));
@@ -260,7 +261,8 @@ asio::awaitable<void> Exchange::answer_bug(const GatewayBug& bug, const BugAnswe
   } else {
     keep_alive_ = false;
     // A named buffer and result: g++ 12 miscompiles `if (co_await f("literal"))`.
-    const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const std::string response =
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     const bool written = co_await write_client(response);
     if (written) note(ev::answered, answer.why, 0, "200");
   }

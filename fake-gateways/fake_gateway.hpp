@@ -38,7 +38,7 @@ namespace fh::fake {
 
 struct GatewayConfig {
   net::Address listen = net::Address::tcp("127.0.0.1", 0);
-  net::Address backend;  // the FastCGI backend to forward to
+  net::Address backend;                      // the FastCGI backend to forward to
   std::string document_root = "/srv/probe";  // SCRIPT_FILENAME = document_root + SCRIPT_NAME
   std::string server_name = "localhost";
   // Family "backend connection" (faults/backend_connection.cpp).

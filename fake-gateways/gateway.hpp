@@ -262,8 +262,8 @@ class Exchange {
   asio::awaitable<void> wait_until(std::function<bool()> pred);
   asio::awaitable<void> pause(std::chrono::milliseconds time);
   /// A barrier on an event of any party: true once the trigger's event was published (its
-  /// nth time) since this request's head arrived; false when the exchange ended, the gateway stopped, `bound_ms`
-  /// passed or (end_with_relay) the response ended.
+  /// nth time) since this request's head arrived; false when the exchange ended, the gateway
+  /// stopped, `bound_ms` passed or (end_with_relay) the response ended.
   asio::awaitable<bool> wait_event(const language::Trigger& trigger, std::uint32_t bound_ms,
                                    bool end_with_relay);
 

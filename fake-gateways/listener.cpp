@@ -127,9 +127,8 @@ void ClientConnection::close_all() {
   wake.cancel();
 }
 
-void GatewayState::note(const events::EventDecl& decl, std::uint32_t connection,
-                        std::string detail, std::uint16_t request_id, std::uint64_t value,
-                        std::string_view part) {
+void GatewayState::note(const events::EventDecl& decl, std::uint32_t connection, std::string detail,
+                        std::uint16_t request_id, std::uint64_t value, std::string_view part) {
   const auto now = Clock::now();
   log.push_back(GatewayLogEntry{now, connection, decl.member(part), detail, request_id, value});
   if (config.bus)

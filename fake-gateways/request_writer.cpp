@@ -135,7 +135,8 @@ asio::awaitable<bool> RequestWriter::send_stdin(std::string_view data, bool last
     }
     if (const auto& abort = config.abort;
         abort && abort->at.is(language::Counter::stdin_bytes) && stdin_sent_ < abort->at.amount)
-      take = static_cast<std::size_t>(std::min<std::uint64_t>(take, abort->at.amount - stdin_sent_));
+      take =
+          static_cast<std::size_t>(std::min<std::uint64_t>(take, abort->at.amount - stdin_sent_));
     const auto piece = data.substr(0, take);
     data.remove_prefix(take);
     const auto records = fcgi::make_stream(fcgi::RecordType::Stdin, x_.request_id(), piece, false,
@@ -320,7 +321,8 @@ asio::awaitable<void> RequestWriter::do_abort(std::string why) {
   error_code ignored;
   if (how == AbortPlan::How::reset)
     x_.backend().socket.set_option(asio::socket_base::linger(true, 0), ignored);  // RST
-  x_.note(ev::backend_closed_by_gateway, (how == AbortPlan::How::reset ? "reset " : "close ") + why);
+  x_.note(ev::backend_closed_by_gateway,
+          (how == AbortPlan::How::reset ? "reset " : "close ") + why);
   x_.close_backend();
 }
 

@@ -140,7 +140,8 @@ asio::awaitable<bool> ResponseRelay::on_record(const fcgi::Record& record) {
     co_return co_await on_stdout(record.content);
   }
   if (record.is(fcgi::RecordType::Stderr)) {
-    if (!record.content.empty()) x_.note(ev::stderr_received, std::to_string(record.content.size()));
+    if (!record.content.empty())
+      x_.note(ev::stderr_received, std::to_string(record.content.size()));
     co_return true;
   }
   if (record.is(fcgi::RecordType::EndRequest)) {
@@ -355,8 +356,9 @@ void ResponseRelay::end() {
   x_.poke();
   // A kept connection stays open for release_backend(); so does one whose late empty STDIN
   // is still to be written. Otherwise closing also stops a writer blocked on it.
-  const bool keep = (x_.config().keep_conn && end_request_seen_ && !x_.abandoned()) ||
-                    (end_request_seen_ && x_.writer().writing() && x_.config().stdin_terminator.late());
+  const bool keep =
+      (x_.config().keep_conn && end_request_seen_ && !x_.abandoned()) ||
+      (end_request_seen_ && x_.writer().writing() && x_.config().stdin_terminator.late());
   if (!keep) x_.close_backend();
 }
 

@@ -242,9 +242,11 @@ TEST(Cli, SetAndMatrixOverrideEveryScenarioFromTheCommandLine) {
   EXPECT_NE(r.output.find("pass-and-skip[plain+tcp]"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("pass-and-skip[plain+unix]"), std::string::npos) << r.output;
   // An error in a --set text names the text and its position, once for all the files.
-  auto bad = cli("run tests/data/pass-and-skip.yaml scenarios/basic --set 'topology: {gatway: {}}'");
+  auto bad =
+      cli("run tests/data/pass-and-skip.yaml scenarios/basic --set 'topology: {gatway: {}}'");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
-  const std::string where = "--set #1:1:12: topology: unknown key 'gatway' (did you mean 'gateway'?)";
+  const std::string where =
+      "--set #1:1:12: topology: unknown key 'gatway' (did you mean 'gateway'?)";
   ASSERT_NE(bad.output.find(where), std::string::npos) << bad.output;
   EXPECT_EQ(bad.output.find(where), bad.output.rfind(where)) << "printed more than once:\n"
                                                              << bad.output;
@@ -259,17 +261,17 @@ TEST(Cli, SetAndMatrixOverrideEveryScenarioFromTheCommandLine) {
 TEST(Cli, ListEventsAndFaultsPrintTheDeclarations) {
   auto events = cli("list --events");
   EXPECT_EQ(events.exit_code, 0) << events.output;
-  for (const char* name : {"client.response_head", "gateway.stdin_terminator_sent",
-                           "backend.params_complete", "harness.internal_error", "wire.tcp_rst",
-                           "gateway.syscall:<syscall>", "backend.fault:<verb>",
-                           "<verb>: close, shutdown, reset"})
+  for (const char* name :
+       {"client.response_head", "gateway.stdin_terminator_sent", "backend.params_complete",
+        "harness.internal_error", "wire.tcp_rst", "gateway.syscall:<syscall>",
+        "backend.fault:<verb>", "<verb>: close, shutdown, reset"})
     EXPECT_NE(events.output.find(name), std::string::npos) << name << "\n" << events.output;
   EXPECT_NE(events.output.find("seen with observe: {wire: true}"), std::string::npos);
   auto faults = cli("list --faults");
   EXPECT_EQ(faults.exit_code, 0) << faults.output;
-  for (const char* text : {"backend/early_end_request", "do: overloaded", "gateway/abort",
-                           "gateway/lighttpd_2796", "client/abort", "process/process",
-                           "where: topology.backend"})
+  for (const char* text :
+       {"backend/early_end_request", "do: overloaded", "gateway/abort", "gateway/lighttpd_2796",
+        "client/abort", "process/process", "where: topology.backend"})
     EXPECT_NE(faults.output.find(text), std::string::npos) << text << "\n" << faults.output;
   EXPECT_EQ(cli("list --events --faults").exit_code, 2);
   auto schema = cli("schema", "NO_COLOR=1", false);

@@ -675,8 +675,8 @@ TEST(fake_gateway_e2e, StatusFromQuery) {
 }
 
 TEST(fake_gateway_e2e, FaultCloseMidBodyTruncates) {
-  Chain chain(fh::fake::backend_config_from_yaml(
-      "{faults: [{at: {body_bytes: 100000}, do: close}]}"));
+  Chain chain(
+      fh::fake::backend_config_from_yaml("{faults: [{at: {body_bytes: 100000}, do: close}]}"));
   auto x = chain.run(get("/probe?size=1000000"));
   EXPECT_EQ(x.outcome, Outcome::truncated) << x.summary();
   EXPECT_EQ(x.body_bytes, 100000u);

@@ -252,8 +252,8 @@ TEST(observers_decode, UnreadableContentLengthIsTruncatedNotAThrow) {
 struct Exchange {
   std::vector<obs::WireEvent> events;
   std::size_t packet = 0;
-  void add(const std::string& name, std::uint32_t connection, std::uint16_t id,
-           std::uint64_t value, std::string detail) {
+  void add(const std::string& name, std::uint32_t connection, std::uint16_t id, std::uint64_t value,
+           std::string detail) {
     ++packet;
     const fh::events::EventDecl* decl = nullptr;
     for (const auto* d : obs::wire_events::all())

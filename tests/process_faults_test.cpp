@@ -240,11 +240,12 @@ TEST(ProcessFaults, LoaderRejectsBadFaultsWithFileLineColumn) {
   EXPECT_NE(e.find("inline.yaml:5:5"), std::string::npos) << e;
   EXPECT_NE(e.find("unknown key 'process_faults'"), std::string::npos) << e;
 
-  auto s = from_text(head +
-                     "    process_faults:\n      - {at: client.response_complete, nth: 2, delay_ms: 7, do: "
-                     "signal, signal: SIGUSR2}\n    syscall_faults:\n      - {syscall: "
-                     "close, delay_ms: 200, when: 2+}\n" +
-                     tail);
+  auto s = from_text(
+      head +
+      "    process_faults:\n      - {at: client.response_complete, nth: 2, delay_ms: 7, do: "
+      "signal, signal: SIGUSR2}\n    syscall_faults:\n      - {syscall: "
+      "close, delay_ms: 200, when: 2+}\n" +
+      tail);
   ASSERT_EQ(s.backend.process_faults.size(), 1u);
   EXPECT_EQ(s.backend.process_faults[0].at.nth, 2u);
   EXPECT_EQ(s.backend.process_faults[0].at.delay_ms, 7u);

@@ -4,9 +4,9 @@
 
 #include <chrono>
 
-#include "runner/runner.hpp"
 #include "fake-backends/backend_events.hpp"
 #include "fake-backends/fake_backend.hpp"
+#include "runner/runner.hpp"
 #include "scenario/loader.hpp"
 
 using namespace fh;

@@ -46,7 +46,8 @@ TEST(Vocabulary, AMisspeltEventIsAnErrorWithItsPositionAndASuggestionInEveryPlac
        kFrame + "topology: {backend: {faults: [{at: params_complet, do: close}]}}\n" + kRequest,
        "s.yaml:3:36", "did you mean 'backend.params_complete'?"},
       {"backend fault at (another party's event)",
-       kFrame + "topology: {backend: {faults: [{at: gateway.stdin_terminater_sent, do: reset}]}}\n" +
+       kFrame +
+           "topology: {backend: {faults: [{at: gateway.stdin_terminater_sent, do: reset}]}}\n" +
            kRequest,
        "s.yaml:3:36", "did you mean 'gateway.stdin_terminator_sent'?"},
       {"backend stall until",
@@ -66,9 +67,8 @@ TEST(Vocabulary, AMisspeltEventIsAnErrorWithItsPositionAndASuggestionInEveryPlac
        kFrame + "requests: [{client: {abort: {at: respnse_head}}}]\nexpect: [{grade: PASS}]\n",
        "s.yaml:3:34", "did you mean 'client.response_head'?"},
       {"client read until",
-       kFrame +
-           "requests: [{client: {read: {pause_ms: 5, until: gateway.backend_read_pausd}}}]\n"
-           "expect: [{grade: PASS}]\n",
+       kFrame + "requests: [{client: {read: {pause_ms: 5, until: gateway.backend_read_pausd}}}]\n"
+                "expect: [{grade: PASS}]\n",
        "s.yaml:3:49", "did you mean 'gateway.backend_read_paused'?"},
       {"process fault at",
        kFrame +
@@ -150,10 +150,11 @@ TEST(Vocabulary, IfObservableLetsACheckJudgeNothingAndSaySo) {
   EXPECT_NE(s.checks[0].unobservable.find("embedded fake backend"), std::string::npos)
       << s.checks[0].unobservable;
   // With the fake backend the same check is judged.
-  const auto fake = load_text(kFrame + kRequest +
-                                  "checks: [{that: backend.connection_closed, if_observable: true}]\n",
-                              "s.yaml")
-                        .at(0);
+  const auto fake =
+      load_text(
+          kFrame + kRequest + "checks: [{that: backend.connection_closed, if_observable: true}]\n",
+          "s.yaml")
+          .at(0);
   EXPECT_TRUE(fake.checks[0].unobservable.empty());
 }
 
@@ -165,8 +166,7 @@ TEST(Vocabulary, OldTriggerSpellingsShowTheNewOne) {
        "'at: begin_request' with 'request: N'"},
       {"topology: {backend: {faults: [{at: {body_bytes: 5}, mid_record: true, do: close}]}}",
        "at: {body_bytes: N, mid_record: true}"},
-      {"topology: {gateway: {stdin_terminator: {after: backend.end_request_sent}}}",
-       "write 'at:'"},
+      {"topology: {gateway: {stdin_terminator: {after: backend.end_request_sent}}}", "write 'at:'"},
       {"topology: {gateway: {abort: {at: gateway.params_sent, how: close}}}", "write 'do:'"},
       {"topology: {gateway: {abort: {at: {body_bytes: 10}}}}", "write {stdin_bytes: N}"},
   };
@@ -196,9 +196,10 @@ std::vector<fs::path> docs() {
 TEST(Vocabulary, TheDocsNameOnlyDeclaredEvents) {
   // party.name tokens; file names (faults-gateway.md), placeholders (backend.NAME,
   // party.name, gateway.syscall:*) and the client's key paths (client.read) are not events.
-  static const std::regex kToken(R"((^|[^-/\w.])((client|gateway|backend|harness|wire)\.([a-z0-9_]+(:[A-Za-z0-9_]+)?))(?![\w*<:]))");
-  static const std::set<std::string> kFileExtensions = {"md", "py", "conf", "sock", "yaml", "cpp",
-                                                        "hpp", "log", "json", "in", "txt", "sh"};
+  static const std::regex kToken(
+      R"((^|[^-/\w.])((client|gateway|backend|harness|wire)\.([a-z0-9_]+(:[A-Za-z0-9_]+)?))(?![\w*<:]))");
+  static const std::set<std::string> kFileExtensions = {"md",  "py",  "conf", "sock", "yaml", "cpp",
+                                                        "hpp", "log", "json", "in",   "txt",  "sh"};
   std::set<std::string> client_keys;
   for (const auto& family : client_families())
     for (const auto& key : family.keys) client_keys.insert(key.name);
@@ -211,8 +212,8 @@ TEST(Vocabulary, TheDocsNameOnlyDeclaredEvents) {
       if (kFileExtensions.count(name)) continue;
       if (party == "client" && client_keys.count(name)) continue;
       const auto* decl = find_event(events::Selector{party, name});
-      EXPECT_TRUE(decl != nullptr) << doc.filename() << " names '" << token
-                                   << "', which no party declares";
+      EXPECT_TRUE(decl != nullptr)
+          << doc.filename() << " names '" << token << "', which no party declares";
       if (decl) {
         EXPECT_EQ(family_member_problem(*decl, {party, name}), "") << doc.filename();
       }
@@ -246,8 +247,8 @@ TEST(Vocabulary, EveryVerbAndKeyIsDocumentedAndTheDocsNameOnlyDeclaredVerbs) {
     const auto text = slurp(doc);
     for (auto it = std::sregex_iterator(text.begin(), text.end(), kDo);
          it != std::sregex_iterator(); ++it)
-      EXPECT_TRUE(verbs.count((*it)[1])) << doc.filename() << " names the verb 'do: "
-                                         << (*it)[1] << "', which no family declares";
+      EXPECT_TRUE(verbs.count((*it)[1]))
+          << doc.filename() << " names the verb 'do: " << (*it)[1] << "', which no family declares";
   }
 }
 

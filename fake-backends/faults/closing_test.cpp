@@ -26,8 +26,9 @@ TEST_F(FaultFamilyTest, ResetAtParamsCompleteSendsRst) {
 }
 
 TEST_F(FaultFamilyTest, MidRecordCloseLeavesAPartialRecordOnTheWire) {
-  start(configured("{record_size: 1000, faults: [{at: {body_bytes: 1500, mid_record: true}, "
-                   "do: close}]}"));
+  start(
+      configured("{record_size: 1000, faults: [{at: {body_bytes: 1500, mid_record: true}, "
+                 "do: close}]}"));
   RawClient c(io);
   exchange(c, request(1, "size=3000"), Until::closed);
   EXPECT_TRUE(c.eof);

@@ -39,14 +39,25 @@ namespace fh::fake::policy_events {
 using events::EventDecl;
 using events::Source;
 inline constexpr EventDecl keep_conn_ignored{
-    "backend", "keep_conn_ignored", Source::fake_backend,
-    "keep_conn: ignore_set / ignore_clear acted after a response", "", "what it did"};
+    "backend",
+    "keep_conn_ignored",
+    Source::fake_backend,
+    "keep_conn: ignore_set / ignore_clear acted after a response",
+    "",
+    "what it did"};
 inline constexpr EventDecl lingering{
-    "backend", "lingering", Source::fake_backend,
-    "the response is out; unread input is drained before closing (the lingering close)", "", ""};
+    "backend",
+    "lingering",
+    Source::fake_backend,
+    "the response is out; unread input is drained before closing (the lingering close)",
+    "",
+    ""};
 inline constexpr EventDecl stdin_terminator_ignored{
-    "backend", "stdin_terminator_ignored", Source::fake_backend,
+    "backend",
+    "stdin_terminator_ignored",
+    Source::fake_backend,
     "ignore_late_stdin_terminator: an empty STDIN after END_REQUEST was ignored, the connection "
     "stays open",
-    "", ""};
+    "",
+    ""};
 }  // namespace fh::fake::policy_events

@@ -37,9 +37,9 @@ class Overloaded : public FaultAction {
     if (!c.claim_end_request(id)) return;
     auto rec = fcgi::make_end_request(id, app_status_, fcgi::ProtocolStatus::Overloaded);
     rec.padding_length = c.padding_for(rec.content.size());
-    c.queue_record(std::move(rec), backend_events::end_request_sent,
-                   "protocol_status=OVERLOADED app_status=" + std::to_string(app_status_) +
-                       " early");
+    c.queue_record(
+        std::move(rec), backend_events::end_request_sent,
+        "protocol_status=OVERLOADED app_status=" + std::to_string(app_status_) + " early");
   }
   std::string parameters() const override {
     return app_status_ ? " app_status=" + std::to_string(app_status_) : "";

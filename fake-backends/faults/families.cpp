@@ -19,8 +19,8 @@ const BackendFamily& lifetime_family();
 
 const std::vector<const BackendFamily*>& backend_families() {
   static const std::vector<const BackendFamily*> families = {
-      &closing_family(),       &stalls_family(),        &early_end_request_family(),
-      &odd_records_family(),   &record_shapes_family(), &response_end_family(),
+      &closing_family(),           &stalls_family(),        &early_end_request_family(),
+      &odd_records_family(),       &record_shapes_family(), &response_end_family(),
       &connection_policy_family(), &lifetime_family(),
   };
   return families;
@@ -102,13 +102,27 @@ std::vector<std::string> backend_events::fault_verbs() {
 
 const events::EventList& backend_events::all() {
   static const events::EventList list = [] {
-    events::EventList out = {&accepted,          &begin_request,      &params_complete,
-                             &stdin_terminator_received, &headers_sent, &end_request_sent,
-                             &abort_request,     &get_values,         &unknown_type_sent,
-                             &unknown_role,      &cant_mpx_conn,      &ignored_record,
-                             &peer_closed,       &connection_closed,  &write_error,
-                             &read_error,        &protocol_error,     &request_dropped,
-                             &response_abandoned, &accept_error,      &fault,
+    events::EventList out = {&accepted,
+                             &begin_request,
+                             &params_complete,
+                             &stdin_terminator_received,
+                             &headers_sent,
+                             &end_request_sent,
+                             &abort_request,
+                             &get_values,
+                             &unknown_type_sent,
+                             &unknown_role,
+                             &cant_mpx_conn,
+                             &ignored_record,
+                             &peer_closed,
+                             &connection_closed,
+                             &write_error,
+                             &read_error,
+                             &protocol_error,
+                             &request_dropped,
+                             &response_abandoned,
+                             &accept_error,
+                             &fault,
                              &fault_skipped};
     for (const auto* family : backend_families())
       out.insert(out.end(), family->events.begin(), family->events.end());

@@ -74,9 +74,9 @@ void LifetimeRun::on_request_over(std::uint32_t index) {
 void LifetimeRun::exit_now() {
   // Linux resets the connections still queued in the backlog of a closed listener.
   if (!keys_.keep_listener) listener_.close_listener();
-  listener_.publish(lifetime_events::exited,
-                    "after " + std::to_string(keys_.exit_after_requests) + " requests; listener " +
-                        (keys_.keep_listener ? "kept" : "closed"));
+  listener_.publish(lifetime_events::exited, "after " + std::to_string(keys_.exit_after_requests) +
+                                                 " requests; listener " +
+                                                 (keys_.keep_listener ? "kept" : "closed"));
   listener_.close_connections("exited");
   if (keys_.respawn_after_ms)
     listener_.after(std::chrono::milliseconds(*keys_.respawn_after_ms), [this] { respawn(); });

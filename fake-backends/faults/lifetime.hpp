@@ -56,8 +56,8 @@ class LifetimeRun {
   void respawn();
   const Lifetime& keys_;
   ListenerSeam& listener_;
-  std::uint32_t life_begun_ = 0;            // requests since start or the last respawn
-  std::optional<std::uint32_t> exit_index_; // exit once this request is over
+  std::uint32_t life_begun_ = 0;             // requests since start or the last respawn
+  std::optional<std::uint32_t> exit_index_;  // exit once this request is over
 };
 
 }  // namespace fh::fake
@@ -66,17 +66,26 @@ namespace fh::fake::lifetime_events {
 using events::EventDecl;
 using events::Source;
 inline constexpr EventDecl accepting_stopped{
-    "backend", "accepting_stopped", Source::fake_backend,
+    "backend",
+    "accepting_stopped",
+    Source::fake_backend,
     "exit_after_requests: the last request of this life arrived; no more connections accepted",
-    "", "why"};
-inline constexpr EventDecl exited{"backend", "exited", Source::fake_backend,
+    "",
+    "why"};
+inline constexpr EventDecl exited{"backend",
+                                  "exited",
+                                  Source::fake_backend,
                                   "exit_after_requests: the last request is over; every "
                                   "connection closed (the listener too, unless listener: keep)",
-                                  "", "after how many requests; listener kept or closed"};
-inline constexpr EventDecl respawned{"backend", "respawned", Source::fake_backend,
-                                     "respawn_after_ms: serving again after the exit", "",
-                                     "the address"};
-inline constexpr EventDecl respawn_failed{"backend", "respawn_failed", Source::fake_backend,
+                                  "",
+                                  "after how many requests; listener kept or closed"};
+inline constexpr EventDecl respawned{
+    "backend", "respawned",  Source::fake_backend, "respawn_after_ms: serving again after the exit",
+    "",        "the address"};
+inline constexpr EventDecl respawn_failed{"backend",
+                                          "respawn_failed",
+                                          Source::fake_backend,
                                           "respawn_after_ms: the address could not be bound again",
-                                          "", "the error"};
+                                          "",
+                                          "the error"};
 }  // namespace fh::fake::lifetime_events

@@ -14,9 +14,12 @@ namespace {
 using namespace language;
 using namespace language::yaml;
 
-inline constexpr events::EventDecl record_sent{
-    "backend", "record_sent", events::Source::fake_backend, "a send_record fault wrote its record",
-    "", "type, length, padding"};
+inline constexpr events::EventDecl record_sent{"backend",
+                                               "record_sent",
+                                               events::Source::fake_backend,
+                                               "a send_record fault wrote its record",
+                                               "",
+                                               "type, length, padding"};
 
 /// The record `send_record` writes.
 struct OddRecord {
@@ -89,15 +92,16 @@ const BackendVerb kSendRecord{
     {"send_record",
      "write `record` now, before the next record (never inside one)",
      {{"record",
-       shapes::mapping({{"type", shapes::either({shapes::choice({"stderr", "stdout"}),
-                                                 shapes::integer(0, 255)}),
-                         "stderr, stdout or a type byte"},
-                        {"length", shapes::integer(0, 65535), "content bytes"},
-                        {"padding", shapes::integer(0, 255), "paddingLength"},
-                        {"request_id",
-                         shapes::either({shapes::choice({"inactive"}), shapes::integer(0, 65535)}),
-                         "inactive, or an id; default the request's own"}},
-                       {"type"}),
+       shapes::mapping(
+           {{"type",
+             shapes::either({shapes::choice({"stderr", "stdout"}), shapes::integer(0, 255)}),
+             "stderr, stdout or a type byte"},
+            {"length", shapes::integer(0, 65535), "content bytes"},
+            {"padding", shapes::integer(0, 255), "paddingLength"},
+            {"request_id",
+             shapes::either({shapes::choice({"inactive"}), shapes::integer(0, 65535)}),
+             "inactive, or an id; default the request's own"}},
+           {"type"}),
        "the record"}}},
     &read_send_record};
 

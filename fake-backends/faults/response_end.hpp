@@ -27,13 +27,23 @@ namespace fh::fake::response_end_events {
 using events::EventDecl;
 using events::Source;
 inline constexpr EventDecl stdout_terminator_withheld{
-    "backend", "stdout_terminator_withheld", Source::fake_backend,
-    "stdout_terminator: false: the empty STDOUT was left out", "", ""};
-inline constexpr EventDecl end_request_withheld{"backend", "end_request_withheld",
+    "backend",
+    "stdout_terminator_withheld",
+    Source::fake_backend,
+    "stdout_terminator: false: the empty STDOUT was left out",
+    "",
+    ""};
+inline constexpr EventDecl end_request_withheld{"backend",
+                                                "end_request_withheld",
                                                 Source::fake_backend,
-                                                "end_request: never: END_REQUEST was not sent", "",
+                                                "end_request: never: END_REQUEST was not sent",
+                                                "",
                                                 ""};
 inline constexpr EventDecl end_request_delayed{
-    "backend", "end_request_delayed", Source::fake_backend,
-    "end_request_delay_ms: END_REQUEST waits after the empty STDOUT", "", "the delay"};
+    "backend",
+    "end_request_delayed",
+    Source::fake_backend,
+    "end_request_delay_ms: END_REQUEST waits after the empty STDOUT",
+    "",
+    "the delay"};
 }  // namespace fh::fake::response_end_events

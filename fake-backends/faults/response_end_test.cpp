@@ -41,9 +41,9 @@ TEST_F(FaultFamilyTest, EndRequestNeverAndStdoutTerminatorMissing) {
 }
 
 TEST_F(FaultFamilyTest, ContentLengthLiesInEitherDirection) {
-  const std::pair<const char*, std::int64_t> cases[] = {
-      {"{content_length: {more: 10}}", 10}, {"{content_length: {fewer: 10}}", -10},
-      {"{content_length: honest}", 0}};
+  const std::pair<const char*, std::int64_t> cases[] = {{"{content_length: {more: 10}}", 10},
+                                                        {"{content_length: {fewer: 10}}", -10},
+                                                        {"{content_length: honest}", 0}};
   for (const auto& [keys, offset] : cases) {
     SCOPED_TRACE(keys);
     io.restart();

@@ -13,9 +13,12 @@ namespace {
 using namespace language;
 using namespace language::yaml;
 
-inline constexpr events::EventDecl stall_ended{
-    "backend", "stall_ended", events::Source::fake_backend,
-    "a stall ended early: its `until` event came", "", "the event"};
+inline constexpr events::EventDecl stall_ended{"backend",
+                                               "stall_ended",
+                                               events::Source::fake_backend,
+                                               "a stall ended early: its `until` event came",
+                                               "",
+                                               "the event"};
 
 class Stall : public FaultAction {
  public:
@@ -27,10 +30,11 @@ class Stall : public FaultAction {
                                  : FaultSeam::Clock::time_point::max();
     c.stall(reading_, writing_, until);
     if (!until_) return;
-    c.subscribe_while_open(*until_, [&c, reading = reading_, writing = writing_](
-                                        const events::Event& e) {
-      if (c.end_stall(reading, writing)) c.publish(stall_ended, 0, e.party + "." + e.name);
-    });
+    c.subscribe_while_open(*until_,
+                           [&c, reading = reading_, writing = writing_](const events::Event& e) {
+                             if (c.end_stall(reading, writing))
+                               c.publish(stall_ended, 0, e.party + "." + e.name);
+                           });
   }
 
   std::string parameters() const override {

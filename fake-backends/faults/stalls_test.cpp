@@ -29,9 +29,9 @@ TEST_F(FaultFamilyTest, StallReadingBlocksThePeersWrites) {
 }
 
 TEST_F(FaultFamilyTest, StallWritingUntilAnEventHoldsTheResponse) {
-  start(configured(
-      "{faults: [{at: params_complete, do: stall_writing, until: "
-      "backend.stdin_terminator_received}]}"));
+  start(
+      configured("{faults: [{at: params_complete, do: stall_writing, until: "
+                 "backend.stdin_terminator_received}]}"));
   RawClient c(io);
   run([&]() -> asio::awaitable<void> {
     co_await c.connect(backend->address());

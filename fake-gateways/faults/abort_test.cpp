@@ -30,6 +30,5 @@ TEST(gateway_abort, CloseAfterParamsWithoutAbortRequest) {
   EXPECT_EQ(x.status, 502) << x.summary();
 }
 
-
 }  // namespace
 }  // namespace fh::fake

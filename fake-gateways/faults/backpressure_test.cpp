@@ -21,6 +21,5 @@ TEST(gateway_backend_read, PausedThenSlowStillComplete) {
   EXPECT_EQ(chain.count("gateway.backend_read_resumed"), 1u);
 }
 
-
 }  // namespace
 }  // namespace fh::fake

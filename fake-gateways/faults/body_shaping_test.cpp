@@ -26,6 +26,5 @@ TEST(gateway_body, PacedAndSplitAtRecordsAndBytes) {
   EXPECT_EQ(first_stdin_write->value, 3u);
 }
 
-
 }  // namespace
 }  // namespace fh::fake

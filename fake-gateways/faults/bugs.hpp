@@ -14,8 +14,8 @@ namespace fh::fake {
 /// What an exchange looks like when a hook is asked.
 struct ExchangeFacts {
   std::optional<std::uint64_t> content_length;  // of the request body
-  bool request_out = false;  // the empty STDIN is out (or deliberately withheld)
-  bool head_sent = false;    // the response head was committed to the client
+  bool request_out = false;                     // the empty STDIN is out (or deliberately withheld)
+  bool head_sent = false;                       // the response head was committed to the client
   bool client_gone = false;
   bool stream_response_body_2 = false;
 };

@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 // Seed 001 problem 1: the backend answers and closes before the separate empty STDIN.
 Exchange apache_terminator_after_close(bool bug, Chain*& out) {
   out = new Chain(bug ? "{personality: apache, stdin_terminator: {at: backend.connection_closed}, "
-                       "bug: fail_on_stdin_write_error}"
-                     : "{personality: apache, stdin_terminator: {at: backend.connection_closed}}",
+                        "bug: fail_on_stdin_write_error}"
+                      : "{personality: apache, stdin_terminator: {at: backend.connection_closed}}",
                   "{faults: [{at: end_request_sent, do: close}]}");
   return out->run(get("/probe?size=5000"));
 }
@@ -42,7 +42,6 @@ TEST(gateway_seed_races, FixedGatewayDeliversTheResponseDespiteEpipe) {
   EXPECT_EQ(x.body_bytes, 5000u);
   EXPECT_EQ(chain->count("gateway.backend_write_error"), 1u) << chain->timeline();
 }
-
 
 }  // namespace
 }  // namespace fh::fake

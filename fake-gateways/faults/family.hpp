@@ -17,9 +17,9 @@ namespace fh::fake {
 struct GatewayConfig;
 
 struct GatewayFamily {
-  std::string name;   // "terminator_timing"; a bug emulation: its `bug:` value
-  std::string title;  // "The empty STDIN (stdin terminator)"
-  std::string doc;    // a paragraph for `list --faults` and the docs
+  std::string name;                 // "terminator_timing"; a bug emulation: its `bug:` value
+  std::string title;                // "The empty STDIN (stdin terminator)"
+  std::string doc;                  // a paragraph for `list --faults` and the docs
   std::vector<language::Key> keys;  // its keys of topology.gateway
   events::EventList events;         // what it publishes of its own
   /// Reads its keys of topology.gateway into `config`; nullptr: it has none.

@@ -22,15 +22,16 @@ using namespace std::chrono_literals;
 // Reads nothing until the gateway paused reading the backend (the client is behind), then
 // everything at full speed: the client catches up with the stream (seed 000).
 boost::asio::awaitable<void> catching_up_client(net::Address gateway, events::Bus& bus,
-                                         std::shared_ptr<std::uint64_t> received,
-                                         std::shared_ptr<bool> complete) {
+                                                std::shared_ptr<std::uint64_t> received,
+                                                std::shared_ptr<bool> complete) {
   auto executor = co_await boost::asio::this_coro::executor;
   net::Socket socket(executor);
   socket.open(gateway.endpoint().protocol());
   socket.set_option(boost::asio::socket_base::receive_buffer_size(16384));
   co_await socket.async_connect(gateway.endpoint(), boost::asio::use_awaitable);
   const std::string request = "GET /probe?size=1000000 HTTP/1.1\r\nHost: t\r\n\r\n";
-  co_await boost::asio::async_write(socket, boost::asio::buffer(request), boost::asio::use_awaitable);
+  co_await boost::asio::async_write(socket, boost::asio::buffer(request),
+                                    boost::asio::use_awaitable);
   boost::asio::steady_timer gate(executor, boost::asio::steady_timer::time_point::max());
   const int id = bus.subscribe(events::Selector::parse("gateway.backend_read_paused"),
                                [&gate](const events::Event&) { gate.cancel(); });
@@ -40,8 +41,8 @@ boost::asio::awaitable<void> catching_up_client(net::Address gateway, events::Bu
   std::string all;
   char buf[65536];
   for (;;) {
-    auto [ec, n] =
-        co_await socket.async_read_some(boost::asio::buffer(buf), boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] = co_await socket.async_read_some(
+        boost::asio::buffer(buf), boost::asio::as_tuple(boost::asio::use_awaitable));
     all.append(buf, n);
     *received = all.size();
     if (all.size() >= 5 && all.compare(all.size() - 5, 5, "0\r\n\r\n") == 0) {
@@ -53,13 +54,12 @@ boost::asio::awaitable<void> catching_up_client(net::Address gateway, events::Bu
 }
 
 std::pair<std::uint64_t, bool> stream_two_with_slow_client(bool bug) {
-  Chain chain(bug ? "{stream_response_body: 2, bug: lighttpd_2796}"
-                  : "{stream_response_body: 2}");
+  Chain chain(bug ? "{stream_response_body: 2, bug: lighttpd_2796}" : "{stream_response_body: 2}");
   auto received = std::make_shared<std::uint64_t>(0);
   auto complete = std::make_shared<bool>(false);
   boost::asio::co_spawn(chain.io,
-                 catching_up_client(chain.gateway->address(), chain.bus, received, complete),
-                 [](std::exception_ptr) {});
+                        catching_up_client(chain.gateway->address(), chain.bus, received, complete),
+                        [](std::exception_ptr) {});
   // Bounded: complete, or nothing more for 500 ms (the hang).
   std::uint64_t last = 0;
   auto quiet_since = Clock::now();
@@ -81,7 +81,6 @@ TEST(gateway_seed_races, StreamTwoFixedResumesAndCompletes) {
   auto [received, complete] = stream_two_with_slow_client(false);
   EXPECT_TRUE(complete) << received;
 }
-
 
 }  // namespace
 }  // namespace fh::fake

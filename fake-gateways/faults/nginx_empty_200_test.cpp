@@ -38,6 +38,5 @@ TEST(gateway_seed_races, Nginx502WhenFixed) {
   EXPECT_EQ(x.status, 502) << x.summary() << chain->timeline();
 }
 
-
 }  // namespace
 }  // namespace fh::fake

@@ -48,6 +48,5 @@ TEST(gateway_personality, HaproxyKeepsTheConnectionWithOddRequestIds) {
   EXPECT_EQ(chain.count("backend.accepted"), 1u) << chain.timeline();
 }
 
-
 }  // namespace
 }  // namespace fh::fake

@@ -34,7 +34,8 @@ GatewayProbe read_probe(const YAML::Node& node, const std::string& file) {
   int kinds = 0;
   if (r.has("unknown_type")) {
     probe.kind = GatewayProbe::Kind::unknown_type;
-    probe.value = static_cast<std::uint32_t>(as_uint(r.get("unknown_type"), file, "unknown_type", 255));
+    probe.value =
+        static_cast<std::uint32_t>(as_uint(r.get("unknown_type"), file, "unknown_type", 255));
     if (probe.value <= 11)  // FastCGI 1.0 §8 defines types 1..11
       bad_value(r.get("unknown_type"), file, "unknown_type", "a record type above 11");
     ++kinds;
@@ -85,7 +86,8 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayState> state, GatewayProb
   }
   const auto request = probe.request();
   const std::uint32_t expected = request.second;
-  auto written = co_await asio::async_write(backend->socket, asio::buffer(request.first), kUseTuple);
+  auto written =
+      co_await asio::async_write(backend->socket, asio::buffer(request.first), kUseTuple);
   const error_code wec = std::get<0>(written);
   if (wec) {
     state->note(ev::backend_write_error, 0, name + ": " + errno_name(wec), 0,
@@ -217,11 +219,12 @@ const GatewayFamily& probes_family() {
         shapes::list_of(shapes::either(
             {shapes::choice({"get_values"}),
              shapes::mapping({{"unknown_type", shapes::integer(12, 255), ""}}, {"unknown_type"}),
-             shapes::mapping({{"role", shapes::either({shapes::choice({"responder", "authorizer",
-                                                                       "filter"}),
-                                                       shapes::integer(0, 65535)}),
-                               ""}},
-                             {"role"}),
+             shapes::mapping(
+                 {{"role",
+                   shapes::either({shapes::choice({"responder", "authorizer", "filter"}),
+                                   shapes::integer(0, 65535)}),
+                   ""}},
+                 {"role"}),
              shapes::mapping({{"multiplex", shapes::integer(2, 64), ""}}, {"multiplex"})})),
         "what to ask the backend first"}},
       {&ev::probe_sent, &ev::probe_timeout, &ev::probe_connect_failed, &ev::probe_connection_closed,

@@ -11,8 +11,7 @@ using test_support::get;
 using test_support::post;
 
 TEST(gateway_probes, GetValuesUnknownTypeAndRole) {
-  Chain chain(
-      "{probes: [get_values, {unknown_type: 99}, {role: authorizer}, {multiplex: 2}]}");
+  Chain chain("{probes: [get_values, {unknown_type: 99}, {role: authorizer}, {multiplex: 2}]}");
   auto x = chain.run(get("/probe?size=10"));  // forwarded after the probes
   EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
   const auto* values = chain.nth("gateway.get_values_result_received");
@@ -28,7 +27,6 @@ TEST(gateway_probes, GetValuesUnknownTypeAndRole) {
   // one refused with FCGI_CANT_MPX_CONN, as the backend chooses), then the client request.
   EXPECT_EQ(chain.count("gateway.end_request_received"), 4u) << chain.timeline();
 }
-
 
 }  // namespace
 }  // namespace fh::fake

@@ -38,7 +38,8 @@ const GatewayFamily& relay_modes_family() {
       "drained. Unset: each backend read is written to the client before the next read. "
       "`wait_for_backend_close: true` (nginx, keep-conn off): the client response ends only "
       "when the backend closes, or at backend_timeout_ms (seed 004).",
-      {{"stream_response_body", shapes::either({shapes::integer(0, 2), shapes::choice({"0", "1", "2"})}),
+      {{"stream_response_body",
+        shapes::either({shapes::integer(0, 2), shapes::choice({"0", "1", "2"})}),
         "lighttpd's server.stream-response-body"},
        {"wait_for_backend_close", shapes::boolean(), "end the response at the backend's close"}},
       {&gateway_events::awaiting_backend_close, &gateway_events::backend_closed,

@@ -37,6 +37,5 @@ TEST(gateway_stream_response_body, ZeroBuffersUntilEndRequest) {
   EXPECT_GE(*x.first_byte_ms, 100.0) << "nothing before the backend's end";
 }
 
-
 }  // namespace
 }  // namespace fh::fake

@@ -43,6 +43,5 @@ TEST(gateway_stdin_terminator, LateAfterAnotherPartysEvent) {
   EXPECT_GT(term_at, end_at) << chain.timeline();
 }
 
-
 }  // namespace
 }  // namespace fh::fake

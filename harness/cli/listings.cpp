@@ -125,7 +125,8 @@ void print_faults(std::ostream& out) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& v : family.verbs) {
         std::string keys;
-        for (const auto& k : v.keys) keys += (keys.empty() ? "" : ", ") + k.name + ": " + k.shape.text;
+        for (const auto& k : v.keys)
+          keys += (keys.empty() ? "" : ", ") + k.name + ": " + k.shape.text;
         rows.push_back({"do: " + v.name, v.doc + (keys.empty() ? "" : " (" + keys + ")")});
       }
       table(out, rows, "    ");

@@ -12,9 +12,9 @@
 
 #include "cli/listings.hpp"
 #include "reports/reports.hpp"
-#include "scenario/schema.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
+#include "scenario/schema.hpp"
 
 namespace {
 

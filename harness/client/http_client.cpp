@@ -240,8 +240,8 @@ class Connection {
     if (bus_)
       for (std::size_t a = 0; a < armed_.size(); ++a)
         if (armed_[a].point == Point::bus)
-          armed_[a].subscription =
-              bus_->subscribe(armed_[a].at.event, [this, a](const events::Event& e) { on_event(a, e); });
+          armed_[a].subscription = bus_->subscribe(
+              armed_[a].at.event, [this, a](const events::Event& e) { on_event(a, e); });
   }
 
   asio::awaitable<void> go() {

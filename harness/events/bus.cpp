@@ -13,8 +13,14 @@ Selector Selector::parse(const std::string& text) {
 Event Event::of(const EventDecl& decl, Clock::time_point at, std::uint32_t connection,
                 std::uint16_t request_id, std::uint64_t value, std::string detail,
                 std::string_view part) {
-  return Event{at,       std::string(decl.party), decl.member(part), connection, request_id, value,
-               std::move(detail), &decl};
+  return Event{at,
+               std::string(decl.party),
+               decl.member(part),
+               connection,
+               request_id,
+               value,
+               std::move(detail),
+               &decl};
 }
 
 void Bus::publish(Event event) {

@@ -21,12 +21,12 @@ using Clock = std::chrono::steady_clock;
 
 struct Event {
   Clock::time_point at;
-  std::string party;             // "client", "gateway", "backend", ...
-  std::string name;              // "stdin_terminator_sent", "syscall:writev", ...
-  std::uint32_t connection = 0;  // the party's own connection number (1-based), 0: none
-  std::uint16_t request_id = 0;  // FastCGI request id, 0: none
-  std::uint64_t value = 0;       // a count the event carries (bytes, records...), 0: none
-  std::string detail;            // free text for people
+  std::string party;                // "client", "gateway", "backend", ...
+  std::string name;                 // "stdin_terminator_sent", "syscall:writev", ...
+  std::uint32_t connection = 0;     // the party's own connection number (1-based), 0: none
+  std::uint16_t request_id = 0;     // FastCGI request id, 0: none
+  std::uint64_t value = 0;          // a count the event carries (bytes, records...), 0: none
+  std::string detail;               // free text for people
   const EventDecl* decl = nullptr;  // what it is (party and name come from it)
 
   /// An event of `decl` (for a family, of its member `decl.name + part`).

@@ -16,11 +16,10 @@ Shape ms() {
 
 Shape size() {
   // parse_size(): digits with an optional unit.
-  return {"size",
-          json{{"oneOf",
-                {json{{"type", "integer"}, {"minimum", 0}},
-                 json{{"type", "string"},
-                      {"pattern", "^\\s*[0-9]+\\s*(B|KiB|MiB|GiB|kB|MB|GB)?\\s*$"}}}}}};
+  return {"size", json{{"oneOf",
+                        {json{{"type", "integer"}, {"minimum", 0}},
+                         json{{"type", "string"},
+                              {"pattern", "^\\s*[0-9]+\\s*(B|KiB|MiB|GiB|kB|MB|GB)?\\s*$"}}}}}};
 }
 
 Shape integer(std::uint64_t min, std::uint64_t max) {
@@ -42,8 +41,7 @@ Shape event(std::string_view own_party) {
   // The loader checks the name itself against the declarations; the schema's event
   // definitions (fcgi-harness schema) list them for completion.
   if (own_party.empty()) return {"party.event", json{{"$ref", "#/$defs/event"}}};
-  return {"event",
-          json{{"$ref", "#/$defs/" + std::string(own_party) + "_event"}}};
+  return {"event", json{{"$ref", "#/$defs/" + std::string(own_party) + "_event"}}};
 }
 
 Shape list_of(const Shape& item) {

@@ -24,15 +24,15 @@ struct Key;
 
 namespace shapes {
 Shape boolean();
-Shape ms();                                          // milliseconds, 0 .. 24 h
-Shape size();                                        // bytes: 1024, 64KiB, 16MiB
+Shape ms();    // milliseconds, 0 .. 24 h
+Shape size();  // bytes: 1024, 64KiB, 16MiB
 Shape integer(std::uint64_t min, std::uint64_t max);
 Shape text();
-Shape choice(std::vector<std::string> values);       // one of these words
+Shape choice(std::vector<std::string> values);  // one of these words
 /// An event: party.name, or with `own_party` also a bare name of that party's events.
 Shape event(std::string_view own_party = {});
 Shape list_of(const Shape& item);
-Shape either(std::vector<Shape> shapes);             // any one of these shapes
+Shape either(std::vector<Shape> shapes);  // any one of these shapes
 /// A mapping with exactly these keys (those in `required` must be there).
 Shape mapping(const std::vector<Key>& keys, std::vector<std::string> required = {});
 Shape any();
@@ -45,21 +45,21 @@ struct Key {
 };
 
 struct Verb {
-  std::string name;          // the value of `do:`
-  std::string doc;           // one line
-  std::vector<Key> keys;     // keys of its own, beside do: and the trigger's
+  std::string name;       // the value of `do:`
+  std::string doc;        // one line
+  std::vector<Key> keys;  // keys of its own, beside do: and the trigger's
 };
 
 /// What a fault family is, for listing, schema and documentation.
 struct FamilyDoc {
-  std::string party;    // "backend", "gateway", "client", "process", "syscall"
-  std::string name;     // "closing"
-  std::string title;    // "Closing (FIN or RST) at any point"
-  std::string doc;      // a paragraph (Markdown)
-  std::string where;    // where its keys are written: "topology.backend", ".faults[]", ...
-  std::vector<Verb> verbs;  // values of `do:` (empty for a family of keys only)
-  std::vector<Key> keys;    // keys it reads at `where`
-  events::EventList events; // what it publishes
+  std::string party;         // "backend", "gateway", "client", "process", "syscall"
+  std::string name;          // "closing"
+  std::string title;         // "Closing (FIN or RST) at any point"
+  std::string doc;           // a paragraph (Markdown)
+  std::string where;         // where its keys are written: "topology.backend", ".faults[]", ...
+  std::vector<Verb> verbs;   // values of `do:` (empty for a family of keys only)
+  std::vector<Key> keys;     // keys it reads at `where`
+  events::EventList events;  // what it publishes
 };
 
 /// The keys of the trigger grammar under `rules`, for schemas and listings.

@@ -77,8 +77,9 @@ std::string forms_of(const TriggerRules& rules) {
 void read_at_map(const YAML::Node& at, const std::string& file, const TriggerRules& rules,
                  Trigger& t) {
   MapReader a(at, file, rules.what + " at");
-  a.retired("event", "write the event itself as the value of 'at' (at: party.name; nth: K "
-                     "beside it)");
+  a.retired("event",
+            "write the event itself as the value of 'at' (at: party.name; nth: K "
+            "beside it)");
   a.retired("request_count", "write 'at: begin_request' with 'request: N' beside it");
   int forms = 0;
   for (auto c : kCounters) {
@@ -117,7 +118,8 @@ Trigger read_trigger(MapReader& action, const TriggerRules& rules) {
   const auto& file = action.file();
   action.retired("after", "write 'at:' (one trigger grammar: at, nth, delay_ms)");
   if (rules.mid_record)
-    action.retired("mid_record", "write it into the counter: at: {body_bytes: N, mid_record: true}");
+    action.retired("mid_record",
+                   "write it into the counter: at: {body_bytes: N, mid_record: true}");
   Trigger t;
   const auto at = action.get("at");
   if (!at.IsDefined() || at.IsNull()) {

@@ -41,8 +41,8 @@ struct Trigger {
   Kind kind = Kind::event;
   events::Selector event;  // Kind::event: party and name, the party always filled in
   Counter counter = Counter::body_bytes;
-  std::uint64_t amount = 0;  // Kind::counter: the count; Kind::elapsed: milliseconds
-  std::uint32_t nth = 1;     // Kind::event: the occurrence in the scope, 1-based
+  std::uint64_t amount = 0;              // Kind::counter: the count; Kind::elapsed: milliseconds
+  std::uint32_t nth = 1;                 // Kind::event: the occurrence in the scope, 1-based
   std::optional<std::uint32_t> request;  // the request it applies to, 1-based
   std::uint32_t delay_ms = 0;
   bool mid_record = false;  // body_bytes of the backend: act inside the record holding byte N
@@ -68,12 +68,12 @@ struct Trigger {
 
 /// Which forms of the grammar an acting party takes.
 struct TriggerRules {
-  std::string_view party;          // bare event names are this party's
-  std::string what;                // "backend fault", for messages
-  std::vector<Counter> counters;   // the counters it counts
-  bool request = false;            // `request:` applies
-  bool elapsed = false;            // {after_ms: N} applies
-  bool mid_record = false;         // `mid_record: true` in {body_bytes: N} applies
+  std::string_view party;         // bare event names are this party's
+  std::string what;               // "backend fault", for messages
+  std::vector<Counter> counters;  // the counters it counts
+  bool request = false;           // `request:` applies
+  bool elapsed = false;           // {after_ms: N} applies
+  bool mid_record = false;        // `mid_record: true` in {body_bytes: N} applies
   /// When `at` may be left out: what the action then starts at ("connected"); a Kind::standing
   /// trigger is returned, which the party starts at that point.
   std::string default_text;

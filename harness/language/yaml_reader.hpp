@@ -104,8 +104,10 @@ class MapReader {
   void retired(const std::string& key, const std::string& instead) {
     auto v = peek(key);
     if (v.IsDefined())
-      throw ScenarioError(key_mark(key), context_ + ": '" + key + "' is no longer part of the "
-                                             "scenario language: " + instead);
+      throw ScenarioError(key_mark(key), context_ + ": '" + key +
+                                             "' is no longer part of the "
+                                             "scenario language: " +
+                                             instead);
   }
   /// Where `key` itself is written (the mapping when it is absent).
   SourceMark key_mark(const std::string& key) const {

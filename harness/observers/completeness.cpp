@@ -165,12 +165,14 @@ std::vector<WireEvent> diagnose_completeness(const std::vector<WireEvent>& event
         c->status = static_cast<int>(e.value);
         touch(c->last_ts, c->last_packet, e);
       }
-    } else if (e.decl == &wire_events::http_response_complete || e.decl == &wire_events::http_response_truncated) {
+    } else if (e.decl == &wire_events::http_response_complete ||
+               e.decl == &wire_events::http_response_truncated) {
       if (auto* c = client_where(e.connection, [](const ClientSide& c) {
             return c.responded && c.framing == ClientSide::Framing::open;
           })) {
-        c->framing = e.decl == &wire_events::http_response_complete ? ClientSide::Framing::complete
-                                                        : ClientSide::Framing::truncated;
+        c->framing = e.decl == &wire_events::http_response_complete
+                         ? ClientSide::Framing::complete
+                         : ClientSide::Framing::truncated;
         c->body = e.value;
         if (c->framing == ClientSide::Framing::truncated) c->truncation = e.detail;
         touch(c->last_ts, c->last_packet, e);

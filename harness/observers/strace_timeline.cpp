@@ -588,11 +588,11 @@ std::size_t publish_records(const std::vector<SyscallRecord>& records, events::B
 
 std::vector<std::string> syscall_events::traced_syscalls() {
   // kTimelineTrace: strace's %network class spelled out, and the I/O calls.
-  return {"accept",   "accept4",  "bind",    "connect",  "getpeername", "getsockname",
-          "getsockopt", "listen", "recv",    "recvfrom", "recvmmsg",    "recvmsg",
-          "send",     "sendmmsg", "sendmsg", "sendto",   "setsockopt",  "shutdown",
-          "socket",   "socketpair", "read",  "write",    "readv",       "writev",
-          "close"};
+  return {"accept",      "accept4",    "bind",     "connect",  "getpeername",
+          "getsockname", "getsockopt", "listen",   "recv",     "recvfrom",
+          "recvmmsg",    "recvmsg",    "send",     "sendmmsg", "sendmsg",
+          "sendto",      "setsockopt", "shutdown", "socket",   "socketpair",
+          "read",        "write",      "readv",    "writev",   "close"};
 }
 
 }  // namespace fh::observers

@@ -16,32 +16,50 @@ using events::Source;
 std::vector<std::string> traced_syscalls();
 
 inline constexpr EventDecl gateway_syscall{
-    "gateway", "syscall:", Source::gateway_syscalls,
+    "gateway",
+    "syscall:",
+    Source::gateway_syscalls,
     "a call of the gateway's processes returned (strace), placed when it returned",
-    "bytes moved", "fd with endpoints, bytes, result or errno, buffer, pid, duration",
-    "<syscall>", &traced_syscalls};
+    "bytes moved",
+    "fd with endpoints, bytes, result or errno, buffer, pid, duration",
+    "<syscall>",
+    &traced_syscalls};
 inline constexpr EventDecl backend_syscall{
-    "backend", "syscall:", Source::backend_syscalls,
+    "backend",
+    "syscall:",
+    Source::backend_syscalls,
     "a call of the backend's processes returned (strace), placed when it returned",
-    "bytes moved", "fd with endpoints, bytes, result or errno, buffer, pid, duration",
-    "<syscall>", &traced_syscalls};
-inline constexpr EventDecl gateway_signal{"gateway", "signal:", Source::gateway_syscalls,
-                                          "a signal reached a gateway process (strace)", "",
-                                          "the signal and pid", "<SIG>", nullptr};
-inline constexpr EventDecl backend_signal{"backend", "signal:", Source::backend_syscalls,
-                                          "a signal reached a backend process (strace)", "",
-                                          "the signal and pid", "<SIG>", nullptr};
+    "bytes moved",
+    "fd with endpoints, bytes, result or errno, buffer, pid, duration",
+    "<syscall>",
+    &traced_syscalls};
+inline constexpr EventDecl gateway_signal{"gateway",
+                                          "signal:",
+                                          Source::gateway_syscalls,
+                                          "a signal reached a gateway process (strace)",
+                                          "",
+                                          "the signal and pid",
+                                          "<SIG>",
+                                          nullptr};
+inline constexpr EventDecl backend_signal{"backend",
+                                          "signal:",
+                                          Source::backend_syscalls,
+                                          "a signal reached a backend process (strace)",
+                                          "",
+                                          "the signal and pid",
+                                          "<SIG>",
+                                          nullptr};
 inline constexpr EventDecl gateway_process_exited{
-    "gateway", "process_exited", Source::gateway_syscalls, "a traced gateway process exited",
-    "pid", ""};
+    "gateway", "process_exited", Source::gateway_syscalls, "a traced gateway process exited", "pid",
+    ""};
 inline constexpr EventDecl backend_process_exited{
-    "backend", "process_exited", Source::backend_syscalls, "a traced backend process exited",
-    "pid", ""};
+    "backend", "process_exited", Source::backend_syscalls, "a traced backend process exited", "pid",
+    ""};
 
 inline const events::EventList& all() {
-  static const events::EventList list = {&gateway_syscall, &backend_syscall, &gateway_signal,
-                                         &backend_signal, &gateway_process_exited,
-                                         &backend_process_exited};
+  static const events::EventList list = {&gateway_syscall,        &backend_syscall,
+                                         &gateway_signal,         &backend_signal,
+                                         &gateway_process_exited, &backend_process_exited};
   return list;
 }
 

@@ -135,7 +135,6 @@ BodyWalk walk_chunked(std::string_view data, std::size_t pos) {
   return walk;
 }
 
-
 }  // namespace
 
 void WireDecoder::add(std::int64_t ts_us, std::size_t packet, const events::EventDecl& decl,
@@ -188,9 +187,11 @@ void WireDecoder::decode(const Reassembler& tcp) {
       const Direction& d = c.dir[dir];
       const char* from = dir == 0 ? sides.initiator : sides.acceptor;
       if (d.fin_packet)
-        add(d.fin_us, *d.fin_packet, wire_events::tcp_fin, number, 0, 0, std::string("from ") + from);
+        add(d.fin_us, *d.fin_packet, wire_events::tcp_fin, number, 0, 0,
+            std::string("from ") + from);
       if (d.rst_packet)
-        add(d.rst_us, *d.rst_packet, wire_events::tcp_rst, number, 0, 0, std::string("from ") + from);
+        add(d.rst_us, *d.rst_packet, wire_events::tcp_rst, number, 0, 0,
+            std::string("from ") + from);
       if (d.has_hole())
         add(end_of(c, dir).second, end_of(c, dir).first, wire_events::tcp_hole, number, 0,
             d.pending.begin()->first - d.data.size(),
@@ -262,7 +263,8 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
                                  " len=" + std::to_string(r.content.size()) +
                                  " pad=" + std::to_string(r.padding_length) + " from " + from +
                                  ", " + segment;
-      add(w.ts_us, w.last_packet, wire_events::fcgi_record, number, r.request_id, r.content.size(), detail);
+      add(w.ts_us, w.last_packet, wire_events::fcgi_record, number, r.request_id, r.content.size(),
+          detail);
       if (fcgi::is_stream_type(r.type) && r.content.empty() && r.request_id != 0)
         add(w.ts_us, w.last_packet, *wire_events::terminator_of(r.type), number, r.request_id, 0,
             detail);
@@ -280,7 +282,8 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
               if (name == "REQUEST_METHOD") method = value;
               if (name == "REQUEST_URI") uri = value;
             }
-            add(w.ts_us, w.last_packet, wire_events::params, number, r.request_id, pairs.value().size(),
+            add(w.ts_us, w.last_packet, wire_events::params, number, r.request_id,
+                pairs.value().size(),
                 "REQUEST_METHOD=" + method + " REQUEST_URI=" + uri + " (" +
                     std::to_string(pairs.value().size()) + " params)");
           }
@@ -288,7 +291,8 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
       }
       if (r.is(fcgi::RecordType::BeginRequest)) {
         if (auto body = fcgi::decode_begin_request(r))
-          add(w.ts_us, w.last_packet, wire_events::begin_request, number, r.request_id, body.value().role,
+          add(w.ts_us, w.last_packet, wire_events::begin_request, number, r.request_id,
+              body.value().role,
               "role " + std::to_string(body.value().role) + " keep_conn " +
                   std::to_string(body.value().keep_conn() ? 1 : 0));
       } else if (r.is(fcgi::RecordType::AbortRequest)) {
@@ -297,7 +301,8 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
       } else if (r.is(fcgi::RecordType::EndRequest)) {
         auto body = fcgi::decode_end_request(r);
         if (body) {
-          add(w.ts_us, w.last_packet, wire_events::end_request, number, r.request_id, body.value().app_status,
+          add(w.ts_us, w.last_packet, wire_events::end_request, number, r.request_id,
+              body.value().app_status,
               std::string(fcgi::protocol_status_name(body.value().protocol_status)) +
                   " app_status " + std::to_string(body.value().app_status));
         } else {
@@ -337,8 +342,8 @@ void WireDecoder::decode_fastcgi(const Connection& c, std::uint32_t number) {
     for (auto& [id, s] : stdouts) report_stdout(id, s, end.second, end.first);
     if (error) {
       const StreamChunk* at = d.chunk_at(error->offset);
-      add(at ? at->ts_us : end.second, at ? at->packet : end.first, wire_events::fcgi_error, number, 0,
-          error->offset, "from " + std::string(from) + ": " + error->message);
+      add(at ? at->ts_us : end.second, at ? at->packet : end.first, wire_events::fcgi_error, number,
+          0, error->offset, "from " + std::string(from) + ": " + error->message);
     } else if (decoder.mid_record()) {
       add(end.second, end.first, wire_events::fcgi_truncated, number, 0, decoder.buffered(),
           "from " + std::string(from) + ": the stream ended " + std::to_string(decoder.buffered()) +
@@ -409,7 +414,8 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
     if (status >= 100 && status < 200) continue;  // interim: the final response follows
     ++request;
     if (no_body) {
-      add(head_at->ts_us, head_at->packet, wire_events::http_response_complete, number, 0, 0, framing);
+      add(head_at->ts_us, head_at->packet, wire_events::http_response_complete, number, 0, 0,
+          framing);
     } else if (chunked) {
       auto walk = walk_chunked(d.data, pos);
       if (!walk.complete) {
@@ -418,7 +424,8 @@ void WireDecoder::decode_http(const Connection& c, std::uint32_t number) {
         return;
       }
       const StreamChunk* at = d.chunk_at(walk.end - 1);
-      add(at->ts_us, at->packet, wire_events::http_response_complete, number, 0, walk.body_bytes, framing);
+      add(at->ts_us, at->packet, wire_events::http_response_complete, number, 0, walk.body_bytes,
+          framing);
       pos = walk.end;
     } else if (length != head->headers.end()) {
       const auto parsed = parse_length(length->second);
@@ -464,13 +471,29 @@ const events::EventDecl* wire_events::terminator_of(std::uint8_t type) {
 }
 
 const events::EventList& wire_events::all() {
-  static const events::EventList list = {
-      &connection_open,   &tcp_fin,           &tcp_rst,           &tcp_hole,
-      &fcgi_record,       &params_terminator, &stdin_terminator,  &stdout_terminator,
-      &stderr_terminator, &data_terminator,   &begin_request,     &params,
-      &abort_request,     &end_request,       &stdout_bytes,      &fcgi_error,
-      &fcgi_truncated,    &http_request_head, &http_response_head, &http_response_complete,
-      &http_response_truncated, &completeness, &capture_stopped};
+  static const events::EventList list = {&connection_open,
+                                         &tcp_fin,
+                                         &tcp_rst,
+                                         &tcp_hole,
+                                         &fcgi_record,
+                                         &params_terminator,
+                                         &stdin_terminator,
+                                         &stdout_terminator,
+                                         &stderr_terminator,
+                                         &data_terminator,
+                                         &begin_request,
+                                         &params,
+                                         &abort_request,
+                                         &end_request,
+                                         &stdout_bytes,
+                                         &fcgi_error,
+                                         &fcgi_truncated,
+                                         &http_request_head,
+                                         &http_response_head,
+                                         &http_response_complete,
+                                         &http_response_truncated,
+                                         &completeness,
+                                         &capture_stopped};
   return list;
 }
 
@@ -486,7 +509,8 @@ void WireDecoder::publish_to(events::Bus& bus, events::Clock::time_point steady_
           .count();
   for (const auto& e : events_) {
     const auto at = steady_origin + std::chrono::microseconds(e.ts_us - origin_us);
-    bus.publish(events::Event::of(*e.decl, std::chrono::time_point_cast<events::Clock::duration>(at),
+    bus.publish(events::Event::of(*e.decl,
+                                  std::chrono::time_point_cast<events::Clock::duration>(at),
                                   e.connection, e.request_id, e.value, e.detail));
   }
 }

@@ -67,7 +67,7 @@ struct WireRecord {
 
 struct WireEvent {
   std::int64_t ts_us = 0;
-  std::size_t packet = 0;  // the segment that made it so (ordering key)
+  std::size_t packet = 0;                   // the segment that made it so (ordering key)
   const events::EventDecl* decl = nullptr;  // wire_events.hpp
   std::string name() const { return decl ? std::string(decl->name) : std::string(); }
   std::uint32_t connection = 0;
@@ -100,8 +100,8 @@ class WireDecoder {
   void decode_fastcgi(const Connection& c, std::uint32_t number);
   void decode_http(const Connection& c, std::uint32_t number);
   void add(std::int64_t ts_us, std::size_t packet, const events::EventDecl& decl,
-           std::uint32_t connection,
-           std::uint16_t request_id, std::uint64_t value, std::string detail);
+           std::uint32_t connection, std::uint16_t request_id, std::uint64_t value,
+           std::string detail);
 
   WireRoles roles_;
   std::vector<WireRecord> records_;

@@ -195,13 +195,13 @@ class RealParty : public Party {
 std::unique_ptr<Party> make_backend_party(const scenario::Scenario& s) {
   if (s.backend.is_fake()) return std::make_unique<FakeBackendParty>(s.backend);
   return std::make_unique<RealParty<scenario::BackendDef>>(s.backend, kBackend,
-                                                            s.observe.backend_syscalls);
+                                                           s.observe.backend_syscalls);
 }
 
 std::unique_ptr<Party> make_gateway_party(const scenario::Scenario& s) {
   if (s.gateway.is_fake()) return std::make_unique<FakeGatewayParty>(s.gateway);
   return std::make_unique<RealParty<scenario::GatewayDef>>(s.gateway, kGateway,
-                                                            s.observe.gateway_syscalls);
+                                                           s.observe.gateway_syscalls);
 }
 
 }  // namespace fh::runner

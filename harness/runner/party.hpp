@@ -3,13 +3,13 @@
 // and stops both through this one interface, so it has no fake/real fork at each step.
 #pragma once
 
+#include <sys/types.h>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "events/bus.hpp"
@@ -20,8 +20,8 @@ namespace fh::runner {
 
 /// What strace attaches to when a party's syscalls are observed.
 struct TraceTarget {
-  pid_t pgid = 0;               // a real program: its whole process group
-  bool in_harness = false;      // a fake: the harness process itself (records split by socket)
+  pid_t pgid = 0;           // a real program: its whole process group
+  bool in_harness = false;  // a fake: the harness process itself (records split by socket)
 };
 
 class Party {
@@ -30,9 +30,9 @@ class Party {
     boost::asio::io_context& io;
     events::Bus& bus;
     std::filesystem::path run_dir;
-    std::function<void()> pump;  // runs the run's io_context while a real program starts
-    net::Address listen;         // where it listens (the backend: tcp or a unix path)
-    net::Address upstream;       // the gateway: the backend's address
+    std::function<void()> pump;           // runs the run's io_context while a real program starts
+    net::Address listen;                  // where it listens (the backend: tcp or a unix path)
+    net::Address upstream;                // the gateway: the backend's address
     std::filesystem::path document_root;  // the gateway: the backend's probe app root
   };
 

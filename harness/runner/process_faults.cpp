@@ -64,9 +64,10 @@ void PeerFaults::arm(const std::function<void()>& pump) {
     // The trigger's scope is the run: the nth matching event since the faults were armed.
     auto state = std::make_shared<language::TriggerState>();
     if (f->at.kind == language::Trigger::Kind::event) {
-      subscriptions_.push_back(bus_.subscribe(f->at.event, [this, f, state](const events::Event& e) {
-        if (state->offer_event(f->at, e)) trigger(*f);
-      }));
+      subscriptions_.push_back(
+          bus_.subscribe(f->at.event, [this, f, state](const events::Event& e) {
+            if (state->offer_event(f->at, e)) trigger(*f);
+          }));
     } else {
       subscriptions_.push_back(bus_.subscribe(
           events::Selector::of(client::client_events::request_started),

@@ -12,8 +12,7 @@ namespace fh::runner {
 
 namespace fs = std::filesystem;
 
-RunObservers::RunObservers(const scenario::Scenario& scenario, events::Bus& bus,
-                           fs::path run_dir)
+RunObservers::RunObservers(const scenario::Scenario& scenario, events::Bus& bus, fs::path run_dir)
     : scenario_(scenario), bus_(bus), run_dir_(std::move(run_dir)) {}
 
 RunObservers::~RunObservers() {
@@ -66,7 +65,8 @@ void RunObservers::start(const Party& gateway, const Party& backend,
                                e.what());
     }
     std::string pids;
-    for (const pid_t pid : timeline->pids()) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+    for (const pid_t pid : timeline->pids())
+      pids += (pids.empty() ? "" : ",") + std::to_string(pid);
     bus_.publish(events::harness_events::syscalls_observed, 0, 0,
                  static_cast<std::uint64_t>(timeline->tracer_pid()),
                  party.role() + " " + party.kind() + " pids " + pids + " (log " +

@@ -26,8 +26,7 @@ namespace fh::runner {
 
 class RunObservers {
  public:
-  RunObservers(const scenario::Scenario& scenario, events::Bus& bus,
-               std::filesystem::path run_dir);
+  RunObservers(const scenario::Scenario& scenario, events::Bus& bus, std::filesystem::path run_dir);
   ~RunObservers();
   RunObservers(const RunObservers&) = delete;
   RunObservers& operator=(const RunObservers&) = delete;

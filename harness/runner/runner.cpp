@@ -121,7 +121,6 @@ bool is_cancellation(const std::exception_ptr& e) {
   }
 }
 
-
 /// One scenario run; its member functions are the phases, called in order by run_scenario.
 class Run {
  public:
@@ -133,8 +132,12 @@ class Run {
         bus_(started),
         topology_(s, io_, bus_, dir_.path()),
         observers_(s, bus_, dir_.path()),
-        client_{s, {}, std::vector<client::Exchange>(s.requests.size()),
-                std::vector<bool>(s.requests.size(), false), s.requests.size(), bus_},
+        client_{s,
+                {},
+                std::vector<client::Exchange>(s.requests.size()),
+                std::vector<bool>(s.requests.size(), false),
+                s.requests.size(),
+                bus_},
         cancel_(s.requests.size()) {}
 
   ~Run() {
@@ -182,7 +185,8 @@ class Run {
         asio::co_spawn(io_, client_.one(group),
                        asio::bind_cancellation_slot(cancel_[group[0]].slot(), on_done));
     } else {
-      asio::co_spawn(io_, client_.in_turn(), asio::bind_cancellation_slot(cancel_[0].slot(), on_done));
+      asio::co_spawn(io_, client_.in_turn(),
+                     asio::bind_cancellation_slot(cancel_[0].slot(), on_done));
     }
     const auto deadline = Clock::now() + std::chrono::milliseconds(s_.deadline_ms);
     // Short slices so a Ctrl-C is noticed within 50 ms even while nothing happens.
@@ -279,8 +283,8 @@ class Run {
   void keep_evidence(RunResult& result) {
     evidence_kept_ = true;
     const bool failed = result.verdict == Verdict::fail || result.verdict == Verdict::error;
-    if (options_.artifacts_dir.empty() ||
-        !(options_.keep == KeepEvidence::all || (options_.keep == KeepEvidence::failures && failed)))
+    if (options_.artifacts_dir.empty() || !(options_.keep == KeepEvidence::all ||
+                                            (options_.keep == KeepEvidence::failures && failed)))
       return;
     try {
       keep_evidence(std::string(scenario::verdict_name(result.verdict)), result.reason, log_);

@@ -67,8 +67,10 @@ std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& file
       if (!e.whole_file && !matches_filter(e.id, e.display_name(), f.string(), filter)) continue;
       const std::string message = e.error.what();
       if (!variants_of.count(message)) order.push_back(message);
-      if (!e.variant.empty()) variants_of[message].push_back(e.display_name());
-      else variants_of[message];
+      if (!e.variant.empty())
+        variants_of[message].push_back(e.display_name());
+      else
+        variants_of[message];
     }
     for (auto& s : loaded.scenarios) {
       if (!matches_filter(s, filter)) continue;
@@ -92,8 +94,8 @@ std::vector<scenario::Scenario> load_scenarios(const std::vector<fs::path>& file
   return out;
 }
 
-bool matches_filter(const std::string& id, const std::string& display_name,
-                    const std::string& file, const std::string& glob) {
+bool matches_filter(const std::string& id, const std::string& display_name, const std::string& file,
+                    const std::string& glob) {
   if (glob.empty()) return true;
   for (const auto& candidate : {id, display_name, file})
     if (::fnmatch(glob.c_str(), candidate.c_str(), 0) == 0) return true;

@@ -28,8 +28,8 @@ std::vector<scenario::Scenario> load_scenarios(const std::vector<std::filesystem
 
 /// Shell-style glob (fnmatch) against the id, the id[variant] name and the file path.
 bool matches_filter(const scenario::Scenario& scenario, const std::string& glob);
-bool matches_filter(const std::string& id, const std::string& display_name,
-                    const std::string& file, const std::string& glob);
+bool matches_filter(const std::string& id, const std::string& display_name, const std::string& file,
+                    const std::string& glob);
 
 struct ScenarioReport {
   scenario::Scenario scenario;

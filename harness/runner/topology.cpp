@@ -52,8 +52,13 @@ void Topology::start() {
   backend_->start(backend_context);
   const auto backend_address = backend_->address();
   if (unix_backend) ::chmod(backend_address.path.c_str(), 0666);
-  Party::StartContext gateway_context{io_,       bus_, run_dir_, pump_, net::Address::tcp("127.0.0.1", 0),
-                                      backend_address, backend_->document_root(run_dir_)};
+  Party::StartContext gateway_context{io_,
+                                      bus_,
+                                      run_dir_,
+                                      pump_,
+                                      net::Address::tcp("127.0.0.1", 0),
+                                      backend_address,
+                                      backend_->document_root(run_dir_)};
   gateway_->start(gateway_context);
   // Faults are armed after readiness, so the readiness requests neither trip nor count them.
   backend_->arm_faults(pump_);

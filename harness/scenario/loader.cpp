@@ -114,7 +114,8 @@ EventCheck read_check(const YAML::Node& node, const std::string& file) {
   EventCheck c;
   c.mark = r.mark();
   // First: it decides how the event names below are checked against the topology.
-  if (r.has("if_observable")) c.if_observable = as_bool(r.get("if_observable"), file, "if_observable");
+  if (r.has("if_observable"))
+    c.if_observable = as_bool(r.get("if_observable"), file, "if_observable");
   const EventNameRules names{"", c.if_observable, false};
   c.that = read_event_name(r.require("that"), file, "that", names);
   if (r.has("detail_contains"))
@@ -284,7 +285,8 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   if (b.is_fake()) {
     fake::read_backend_keys(r, b.fake);
   } else if (b.kind == "command") {
-    reject_knobs_of_command(r, "backend", "{addr}", "command, config, ready, stop_signal, grace_ms");
+    reject_knobs_of_command(r, "backend", "{addr}",
+                            "command, config, ready, stop_signal, grace_ms");
     read_command_keys(r, file, b.knobs, {"ready", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
     b.knobs = read_knobs(r.get("knobs"), file);
@@ -508,9 +510,9 @@ YAML::Node parse_override(const Override& o, std::size_t k) {
         "YAML syntax: " + e.msg);
   }
   if (!node.IsMap())
-    throw ScenarioError(SourceMark{o.name, 0, 0},
-                        "expected a YAML mapping merged into every scenario, got " +
-                            kind_name(node));
+    throw ScenarioError(
+        SourceMark{o.name, 0, 0},
+        "expected a YAML mapping merged into every scenario, got " + kind_name(node));
   if (node["variants"] || node["id"])
     throw ScenarioError(SourceMark{o.name, 0, 0}, "may not set 'variants' or 'id'");
   return node;
@@ -546,9 +548,9 @@ void check_event_names(const std::vector<EventRef>& refs, Scenario& s) {
 EventCheck* check_at(Scenario& s, const SourceMark& mark) {
   EventCheck* found = nullptr;
   for (auto& c : s.checks) {
-    const bool before = c.mark.file == mark.file &&
-                        (c.mark.line < mark.line ||
-                         (c.mark.line == mark.line && c.mark.column <= mark.column));
+    const bool before =
+        c.mark.file == mark.file &&
+        (c.mark.line < mark.line || (c.mark.line == mark.line && c.mark.column <= mark.column));
     if (before && (!found || c.mark.line > found->mark.line ||
                    (c.mark.line == found->mark.line && c.mark.column > found->mark.column)))
       found = &c;
@@ -641,9 +643,9 @@ ScenarioError with_parse_position(const YAML::Exception& e, const std::string& f
                          "YAML syntax: " + e.msg);
   if (const auto* context = LoadContext::current(); context && !e.mark.is_null())
     return ScenarioError(context->mark(e.mark.line, e.mark.column), e.msg);
-  return ScenarioError(
-      SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1},
-      e.msg);
+  return ScenarioError(SourceMark{file, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                  e.mark.is_null() ? 0 : e.mark.column + 1},
+                       e.msg);
 }
 
 LoadResult load_all(const std::function<YAML::Node()>& parse, const std::string& file,
@@ -662,9 +664,11 @@ LoadResult load_all(const std::function<YAML::Node()>& parse, const std::string&
     return result;
   }
   const auto all = overrides_of(options);
-  const std::vector<Override> sets(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(options.set.size()));
+  const std::vector<Override> sets(all.begin(),
+                                   all.begin() + static_cast<std::ptrdiff_t>(options.set.size()));
   std::vector<std::optional<std::pair<Override, std::size_t>>> matrix;
-  for (std::size_t k = options.set.size(); k < all.size(); ++k) matrix.emplace_back(std::pair{all[k], k});
+  for (std::size_t k = options.set.size(); k < all.size(); ++k)
+    matrix.emplace_back(std::pair{all[k], k});
   if (matrix.empty()) matrix.emplace_back();
   const auto id = id_of(root, file);
   for (const auto& v : variants) {

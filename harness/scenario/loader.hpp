@@ -31,8 +31,8 @@ std::vector<Scenario> load_file(const std::filesystem::path& file, const LoadOpt
 
 /// A variant that could not be loaded: which one, and why.
 struct VariantError {
-  std::string id;       // the scenario's id (the file's stem when `id:` itself is wrong)
-  std::string variant;  // empty for a file without variants (or a file-level error)
+  std::string id;           // the scenario's id (the file's stem when `id:` itself is wrong)
+  std::string variant;      // empty for a file without variants (or a file-level error)
   bool whole_file = false;  // YAML syntax, the file's frame: no variant could be read
   ScenarioError error;
   std::string display_name() const { return variant.empty() ? id : id + "[" + variant + "]"; }

@@ -4,9 +4,9 @@
 #include <csignal>
 #include <regex>
 
-#include "scenario/peer_faults.hpp"
 #include "events/harness_events.hpp"
 #include "language/yaml_reader.hpp"
+#include "scenario/peer_faults.hpp"
 
 namespace fh::scenario {
 namespace {

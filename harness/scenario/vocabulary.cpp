@@ -20,14 +20,12 @@ namespace fh::scenario {
 const events::EventList& declared_events() {
   static const events::EventList list = [] {
     events::EventList out;
-    for (const auto* part :
-         {&client::client_events::all(), &fake::gateway_events::all(), &fake::backend_events::all(),
-          &observers::syscall_events::all(), &events::harness_events::all(),
-          &observers::wire_events::all()})
+    for (const auto* part : {&client::client_events::all(), &fake::gateway_events::all(),
+                             &fake::backend_events::all(), &observers::syscall_events::all(),
+                             &events::harness_events::all(), &observers::wire_events::all()})
       out.insert(out.end(), part->begin(), part->end());
     // The lanes' order: client, gateway, backend, harness, wire (stable within a party).
-    const std::vector<std::string_view> order = {"client", "gateway", "backend", "harness",
-                                                 "wire"};
+    const std::vector<std::string_view> order = {"client", "gateway", "backend", "harness", "wire"};
     std::stable_sort(out.begin(), out.end(), [&](const auto* a, const auto* b) {
       return std::find(order.begin(), order.end(), a->party) <
              std::find(order.begin(), order.end(), b->party);
@@ -48,8 +46,7 @@ const events::EventDecl* find_event(const events::Selector& selector) {
   return nullptr;
 }
 
-std::string family_member_problem(const events::EventDecl& decl,
-                                  const events::Selector& selector) {
+std::string family_member_problem(const events::EventDecl& decl, const events::Selector& selector) {
   if (!decl.is_family() || !decl.values) return {};
   const auto part = selector.name.substr(decl.name.size());
   const auto values = decl.values();
@@ -58,8 +55,9 @@ std::string family_member_problem(const events::EventDecl& decl,
   for (const auto& v : values) list += (list.empty() ? "" : ", ") + v;
   const auto hint = language::yaml::closest(part, values);
   return "'" + selector.to_string() + "': " + decl.qualified() + " has no member '" + part + "'" +
-         (hint.empty() ? "" : " (did you mean '" + std::string(decl.party) + "." +
-                                  decl.member(hint) + "'?)") +
+         (hint.empty()
+              ? ""
+              : " (did you mean '" + std::string(decl.party) + "." + decl.member(hint) + "'?)") +
          "; it has " + list;
 }
 
@@ -101,14 +99,12 @@ std::string unobservable_because(const events::EventDecl& decl, const Scenario& 
       return {};
     case Source::fake_backend:
       if (!real_backend) return {};
-      return "it is an event of the embedded fake backend, and " +
-             who("backend", s.backend.kind) +
+      return "it is an event of the embedded fake backend, and " + who("backend", s.backend.kind) +
              ": judge it by what the harness sees of it (client.*, wire.* with observe: {wire: "
              "true}, backend.syscall:* with observe: {syscalls: backend})";
     case Source::fake_gateway:
       if (!real_gateway) return {};
-      return "it is an event of the embedded fake gateway, and " +
-             who("gateway", s.gateway.kind) +
+      return "it is an event of the embedded fake gateway, and " + who("gateway", s.gateway.kind) +
              ": judge it by what the harness sees of it (client.*, wire.* with observe: {wire: "
              "true}, gateway.syscall:* with observe: {syscalls: gateway})";
     case Source::real_peer:

@@ -30,8 +30,8 @@ inline fake::BackendConfig configured(const std::string& yaml) {
 
 /// An event only tests publish: what a test's own step did ("the body is sent"), for a fault
 /// or a stall to wait on.
-inline constexpr events::EventDecl kTestStep{"harness", "test_step", events::Source::harness,
-                                             "a step of the test itself", "", ""};
+inline constexpr events::EventDecl kTestStep{
+    "harness", "test_step", events::Source::harness, "a step of the test itself", "", ""};
 
 class FakeBackendFixture : public ::testing::Test {
  protected:
