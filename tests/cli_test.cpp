@@ -278,3 +278,19 @@ TEST(Cli, ListEventsAndFaultsPrintTheDeclarations) {
   EXPECT_EQ(schema.exit_code, 0);
   EXPECT_NE(schema.output.find("\"$schema\""), std::string::npos);
 }
+
+// The issue's own example: a misspelt event in a count: 0 check used to load and PASS.
+TEST(Cli, AMisspeltEventIsExitTwoWithItsPositionAndNothingRuns) {
+  const auto file = workdir() / "misspelt-event.yaml";
+  std::ofstream(file) << "title: t\ndescription: d\nobserve: {wire: true}\n"
+                         "requests: [{probe: {size: 10}}]\nexpect: [{grade: PASS}]\n"
+                         "checks:\n  - {that: wire.tcp_rts, count: 0}\n";
+  auto r = cli("run misspelt-event.yaml");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("misspelt-event.yaml:7:12: that: no event 'wire.tcp_rts' is declared "
+                          "(did you mean 'wire.tcp_rst'?)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("nothing was run"), std::string::npos) << r.output;
+  std::filesystem::remove(file);
+}
