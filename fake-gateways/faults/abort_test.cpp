@@ -1,14 +1,8 @@
 // Family "abort" (abort.cpp): ABORT_REQUEST at a byte count, close at an event.
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_abort, AbortRequestAfterBodyBytes) {
   Chain chain("{abort: {at: {stdin_bytes: 1000}}}");
@@ -31,4 +25,4 @@ TEST(gateway_abort, CloseAfterParamsWithoutAbortRequest) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

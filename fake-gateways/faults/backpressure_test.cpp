@@ -1,14 +1,8 @@
 // Family "backpressure" (backpressure.cpp): backend_read.
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_backend_read, PausedThenSlowStillComplete) {
   Chain chain(
@@ -22,4 +16,4 @@ TEST(gateway_backend_read, PausedThenSlowStillComplete) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

@@ -1,14 +1,8 @@
 // Family "body shaping" (body_shaping.cpp): pace, record size, segments.
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_body, PacedAndSplitAtRecordsAndBytes) {
   Chain chain(
@@ -27,4 +21,4 @@ TEST(gateway_body, PacedAndSplitAtRecordsAndBytes) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

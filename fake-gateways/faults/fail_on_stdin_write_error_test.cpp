@@ -2,17 +2,8 @@
 // the EPIPE of its separate empty STDIN; fixed, the response is delivered (seed 001).
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
-using Clock = std::chrono::steady_clock;
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 // Seed 001 problem 1: the backend answers and closes before the separate empty STDIN.
 Exchange apache_terminator_after_close(bool bug, Chain*& out) {
@@ -44,4 +35,4 @@ TEST(gateway_seed_races, FixedGatewayDeliversTheResponseDespiteEpipe) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

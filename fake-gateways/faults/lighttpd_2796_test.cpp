@@ -7,17 +7,8 @@
 #include <boost/asio/write.hpp>
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
-using Clock = std::chrono::steady_clock;
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 // Reads nothing until the gateway paused reading the backend (the client is behind), then
 // everything at full speed: the client catches up with the stream (seed 000).
@@ -83,4 +74,4 @@ TEST(gateway_seed_races, StreamTwoFixedResumesAndCompletes) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

@@ -2,17 +2,8 @@
 // backend I/O error; fixed, 502 (seed 001).
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
-using Clock = std::chrono::steady_clock;
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 // Seed 001 problem 2: a body over 4 KiB, the backend closes without reading it.
 Exchange nginx_body_to_closed_backend(bool bug, Chain*& out) {
@@ -39,4 +30,4 @@ TEST(gateway_seed_races, Nginx502WhenFixed) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

@@ -1,14 +1,8 @@
 // Family "personalities" (personalities.cpp): each one's writes, against the fake backend.
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_personality, NginxSmallRequestInOneWrite) {
   Chain chain("{personality: nginx}");
@@ -49,4 +43,4 @@ TEST(gateway_personality, HaproxyKeepsTheConnectionWithOddRequestIds) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

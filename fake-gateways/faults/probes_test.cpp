@@ -1,14 +1,8 @@
 // Family "probes" (probes.cpp).
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_probes, GetValuesUnknownTypeAndRole) {
   Chain chain("{probes: [get_values, {unknown_type: 99}, {role: authorizer}, {multiplex: 2}]}");
@@ -29,4 +23,4 @@ TEST(gateway_probes, GetValuesUnknownTypeAndRole) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

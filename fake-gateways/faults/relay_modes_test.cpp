@@ -1,14 +1,8 @@
 // Family "relay modes" (relay_modes.cpp): stream_response_body, wait_for_backend_close.
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_seed_races, WaitForBackendCloseStallsUntilTheTimeout) {
   Chain chain("{wait_for_backend_close: true, backend_timeout_ms: 300}",
@@ -38,4 +32,4 @@ TEST(gateway_stream_response_body, ZeroBuffersUntilEndRequest) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

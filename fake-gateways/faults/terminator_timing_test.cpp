@@ -1,14 +1,8 @@
 // Family "terminator timing" (terminator_timing.cpp): missing, doubled, late.
 #include "tests/support/gateway_chain.hpp"
 
-namespace fh::fake {
+namespace fh::fake::gateway_family_test {
 namespace {
-
-using client::Exchange;
-using client::Outcome;
-using test_support::Chain;
-using test_support::get;
-using test_support::post;
 
 TEST(gateway_stdin_terminator, MissingMeansTheBackendWaits) {
   Chain chain("{stdin_terminator: missing, backend_timeout_ms: 300}");
@@ -44,4 +38,4 @@ TEST(gateway_stdin_terminator, LateAfterAnotherPartysEvent) {
 }
 
 }  // namespace
-}  // namespace fh::fake
+}  // namespace fh::fake::gateway_family_test

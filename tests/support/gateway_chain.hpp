@@ -90,3 +90,15 @@ inline client::RequestSpec post(std::string target, std::size_t size) {
 }
 
 }  // namespace fh::test_support
+
+/// What the fake gateway's family tests (fake-gateways/faults/*_test.cpp) share.
+namespace fh::fake::gateway_family_test {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using client::Exchange;
+using client::Outcome;
+using test_support::Chain;
+using test_support::get;
+using test_support::post;
+}  // namespace fh::fake::gateway_family_test
