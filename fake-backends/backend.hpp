@@ -51,6 +51,7 @@ struct BackendState : std::enable_shared_from_this<BackendState>, ListenerSeam {
   std::list<asio::steady_timer> timers;  // ListenerSeam::after
   enum class Phase { created, serving, stopped } phase = Phase::created;
   bool accepting = true;
+  bool in_readiness = false;  // FakeBackend::readiness_phase(): answer, but not in the scenario
   std::uint32_t connections_accepted = 0;
   std::uint32_t begun = 0;
   std::uint32_t completed = 0;
@@ -108,6 +109,7 @@ struct Request {
   bool responding = false;  // the responder coroutine was spawned
   bool end_sent = false;    // END_REQUEST written or queued (early by a fault, or at the end)
   bool aborted = false;     // ABORT_REQUEST received (§5.4)
+  bool readiness = false;   // begun in the readiness phase: answered, not the scenario's
   bool over = false;        // reported to the lifetime (request_over)
   std::uint64_t body_written = 0;
   std::vector<language::TriggerState> triggers;  // one per configured fault
@@ -204,6 +206,7 @@ struct Connection : std::enable_shared_from_this<Connection>, FaultSeam {
   std::vector<int> subscriptions;                              // subscribe_while_open
   std::set<std::shared_ptr<asio::steady_timer>> fault_timers;  // delayed faults
   std::vector<language::TriggerState> connection_triggers;     // `accepted` and bus faults
+  bool readiness = false;  // accepted in the readiness phase (its `accepted` is not offered)
   std::string linger_reason;
   std::shared_ptr<asio::steady_timer> linger_timer;
 

@@ -28,6 +28,22 @@ void FakeBackend::stop() {
   state_->stop();
 }
 
+void FakeBackend::readiness_phase() {
+  state_->in_readiness = true;
+}
+
+void FakeBackend::begin_scenario() {
+  state_->in_readiness = false;
+}
+
+std::size_t FakeBackend::readiness_requests_open() const {
+  std::size_t open = 0;
+  for (const auto& [n, weak] : state_->connections)
+    if (auto c = weak.lock())
+      for (const auto& [id, r] : c->requests) open += r->readiness ? 1 : 0;
+  return open;
+}
+
 const std::vector<BackendLogEntry>& FakeBackend::log() const {
   return state_->entries;
 }

@@ -84,6 +84,15 @@ class FakeBackend {
   /// backend's coroutines finish once the io_context runs again. Idempotent.
   void stop();
 
+  /// Readiness: while a real gateway in front of it makes sure it is up, the backend answers
+  /// but is not in the scenario yet: nothing is published, no fault is triggered, and the
+  /// requests count neither for `request: N` nor for exit_after_requests. Call before start()
+  /// with true; begin_scenario() ends it.
+  void readiness_phase();
+  void begin_scenario();
+  /// Requests of the readiness phase still being answered.
+  std::size_t readiness_requests_open() const;
+
   const std::vector<BackendLogEntry>& log() const;
   std::uint32_t requests_begun() const;
   std::uint32_t requests_completed() const;  // END_REQUEST sent

@@ -35,6 +35,7 @@ BackendState::BackendState(asio::io_context& io_context, BackendConfig cfg)
 
 void BackendState::publish(const events::EventDecl& decl, std::uint32_t connection,
                            std::uint16_t request_id, std::string detail, std::string_view part) {
+  if (in_readiness) return;  // not the scenario's
   const auto now = Clock::now();
   // Recorded before publishing: a subscriber may act and log in turn.
   entries.push_back(BackendLogEntry{now, connection, request_id, decl.member(part), detail});
@@ -132,6 +133,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<BackendState> st) {
     st->apply_receive_buffer(socket);
     const std::uint32_t number = ++st->connections_accepted;
     auto c = std::make_shared<Connection>(st, std::move(socket), number);
+    c->readiness = st->in_readiness;
     st->connections.emplace(number, c);
     st->publish(backend_events::accepted, number, 0);
     const auto ex = c->ex;  // not c->ex in the call: the argument moves c

@@ -20,7 +20,7 @@ void Connection::ignore(std::uint16_t id, std::uint8_t type, std::string_view wh
 
 asio::awaitable<void> read_loop(std::shared_ptr<Connection> c) {
   try {
-    c->offer(backend_events::accepted, c->connection_triggers, c->number, 0);
+    if (!c->readiness) c->offer(backend_events::accepted, c->connection_triggers, c->number, 0);
     std::vector<char> buffer(64 * 1024);
     std::vector<fcgi::Record> records;
     while (co_await c->gate(false)) {
@@ -119,6 +119,19 @@ void Connection::on_begin_request(const fcgi::Record& rec) {
   ignored.erase({rec.request_id, static_cast<std::uint8_t>(fcgi::RecordType::Params)});
   ignored.erase({rec.request_id, static_cast<std::uint8_t>(fcgi::RecordType::Stdin)});
   late_stdin.erase(rec.request_id);
+  if (st->in_readiness) {
+    // Readiness (a real gateway checking it is up): served, but not counted, published or
+    // faulted; its index is 0, which no `request: N` names.
+    auto r = std::make_shared<Request>(ex);
+    r->id = rec.request_id;
+    r->keep_conn = b.keep_conn();
+    r->readiness = true;
+    r->over = true;  // nothing for the lifetime to count
+    r->triggers.resize(cfg().faults.size());
+    for (auto& t : r->triggers) t.fire_now();  // spent: none of them acts on it
+    requests.emplace(rec.request_id, std::move(r));
+    return;
+  }
   const std::uint32_t index = ++st->begun;
   indices[index] = rec.request_id;
   log(rec.request_id, backend_events::begin_request,

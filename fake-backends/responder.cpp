@@ -127,7 +127,7 @@ class Responder {
       if (!r_.end_sent) co_return;  // never finished: no close either
     } else {
       r_.end_sent = true;
-      ++c_.st->completed;
+      if (!r_.readiness) ++c_.st->completed;
       c_.log(r_.id, backend_events::end_request_sent,
              "protocol_status=REQUEST_COMPLETE app_status=0 body_bytes=" +
                  std::to_string(r_.body_written) + (complete ? "" : " aborted"));

@@ -16,18 +16,21 @@ json optional_ms(const std::optional<double>& ms) {
 
 json request_json(const runner::RequestResult& r) {
   const auto& x = r.exchange;
-  return json{{"name", r.name},
-              {"verdict", scenario::verdict_name(r.verdict)},
-              {"outcome", r.hung ? "hung" : client::outcome_name(x.outcome)},
-              {"status", x.status ? json(x.status) : json(nullptr)},
-              {"framing", client::framing_name(x.framing)},
-              {"body_bytes", x.body_bytes},
-              {"body_sha256", x.body_sha256},
-              {"connect_ms", optional_ms(x.connect_ms)},
-              {"first_byte_ms", optional_ms(x.first_byte_ms)},
-              {"first_body_byte_ms", optional_ms(x.first_body_byte_ms)},
-              {"last_byte_ms", optional_ms(x.last_byte_ms)},
-              {"reason", r.reason}};
+  json out{{"name", r.name},
+           {"verdict", scenario::verdict_name(r.verdict)},
+           {"outcome", r.hung ? "hung" : client::outcome_name(x.outcome)},
+           {"status", x.status ? json(x.status) : json(nullptr)},
+           {"framing", client::framing_name(x.framing)},
+           {"body_bytes", x.body_bytes},
+           {"body_sha256", x.body_sha256},
+           {"connect_ms", optional_ms(x.connect_ms)},
+           {"first_byte_ms", optional_ms(x.first_byte_ms)},
+           {"first_body_byte_ms", optional_ms(x.first_body_byte_ms)},
+           {"last_byte_ms", optional_ms(x.last_byte_ms)},
+           {"reason", r.reason}};
+  // What the response broke of RFC 9112 and the client still read (the line quoted).
+  if (!x.deviations.empty()) out["deviations"] = x.deviations;
+  return out;
 }
 
 json counts_json(const std::map<Verdict, std::uint64_t>& counts) {

@@ -157,6 +157,41 @@ TEST(http_client, ContentLengthResponseComplete) {
       << x.summary();
 }
 
+// RFC 9112 §4: the reason phrase is optional. "HTTP/1.1 200" without even the space (a CGI
+// app's bare `Status: 200` relayed by nginx) breaks the server's MUST, but curl reads it: so
+// does the client, and it notes the deviation with the line.
+TEST(http_client, StatusLineWithoutReasonIsReadAndNoted) {
+  for (const std::string line : {"HTTP/1.1 200", "HTTP/1.1 200 "}) {
+    SCOPED_TRACE(line);
+    asio::io_context io;
+    RawServer server(io);
+    server.serve([line](Socket& s) -> asio::awaitable<void> {
+      co_await send(s, line + "\r\nContent-Length: 2\r\n\r\nok");
+    });
+    auto x = run_exchange(io, server.address(), RequestSpec{});
+    EXPECT_EQ(x.outcome, Outcome::complete) << x.summary();
+    EXPECT_EQ(x.status, 200);
+    EXPECT_EQ(x.body_prefix, "ok");
+    if (line.back() == ' ') {
+      EXPECT_TRUE(x.deviations.empty());  // the space is there: nothing to note
+    } else {
+      ASSERT_EQ(x.deviations.size(), 1u);
+      EXPECT_NE(x.deviations[0].find("\"HTTP/1.1 200\""), std::string::npos) << x.deviations[0];
+    }
+  }
+}
+
+TEST(http_client, AnInvalidStatusLineIsAProtocolErrorQuotingIt) {
+  asio::io_context io;
+  RawServer server(io);
+  server.serve([](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  auto x = run_exchange(io, server.address(), RequestSpec{});
+  EXPECT_EQ(x.outcome, Outcome::protocol_error) << x.summary();
+  EXPECT_NE(x.error.find("(status line \"HTTP/1.1 2x0 OK\")"), std::string::npos) << x.error;
+}
+
 TEST(http_client, ContentLengthCutShortIsTruncated) {
   asio::io_context io;
   RawServer server(io);

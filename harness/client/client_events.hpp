@@ -57,6 +57,10 @@ inline constexpr EventDecl response{"client",       "response_",
                                     Source::client, "the exchange ended with this outcome",
                                     "body bytes",   "what ended it, when not complete",
                                     "<outcome>",    &outcomes};
+inline constexpr EventDecl protocol_deviation{
+    "client", "protocol_deviation", Source::client,
+    "the response broke a rule of RFC 9112 the client tolerates (it is still read)", "",
+    "the rule and the offending line"};
 inline constexpr EventDecl exchange_stopped{
     "client",       "exchange_stopped",
     Source::client, "the exchange was cancelled while pending (deadline)",

@@ -1,5 +1,7 @@
 #include "client/http_client.hpp"
 
+#include <regex>
+
 #include "client/client_events.hpp"
 #include "events/harness_events.hpp"
 
@@ -173,7 +175,8 @@ struct Item {
   bool started = false;
   bool request_sent = false;
   bool head_done = false;
-  bool settled = false;  // its terminal event was published and its digest taken
+  bool status_line_seen = false;  // the current head's status line was checked
+  bool settled = false;           // its terminal event was published and its digest taken
   util::Sha256 sha;
   // Slow reader (client.read), from its anchor on.
   Clock::time_point read_pause_until{};
@@ -681,7 +684,8 @@ class Connection {
 
   // ---- reading ----
 
-  void reset_parser(const Item& it) {
+  void reset_parser(Item& it) {
+    it.status_line_seen = false;
     parser_.emplace();
     parser_->body_limit(boost::none);  // multi-MiB responses are the point of some scenarios
     parser_->header_limit(kHeaderLimit);
@@ -729,6 +733,40 @@ class Connection {
 
   enum class Fed { need_more, done, error, aborted };
 
+  // The status line before the parser sees it (RFC 9112 §4: status-line = HTTP-version SP
+  // status-code SP [reason-phrase]). A server MUST send the SP before an absent reason, but
+  // "HTTP/1.1 200" without it is common (a CGI app's bare `Status: 200` through nginx) and
+  // curl reads it: so does this client, noting the deviation with the line. False: the line
+  // is not whole yet.
+  bool check_status_line(Item& it) {
+    const auto eol = inbuf_.find('\n');
+    if (eol == std::string::npos) return inbuf_.size() >= kHeaderLimit;  // the parser decides
+    it.status_line_seen = true;
+    const std::size_t end = eol > 0 && inbuf_[eol - 1] == '\r' ? eol - 1 : eol;
+    const std::string line = inbuf_.substr(0, end);
+    static const std::regex kNoReason("HTTP/1\\.[01] [0-9]{3}");
+    if (std::regex_match(line, kNoReason)) {
+      inbuf_.insert(end, " ");
+      deviation(it,
+                "status line without the space after the status code (RFC 9112 §4: a "
+                "server MUST send it): \"" +
+                    line + "\"");
+    }
+    return true;
+  }
+
+  void deviation(Item& it, std::string what) {
+    publish(it, client_events::protocol_deviation, 0, what);
+    it.x.deviations.push_back(std::move(what));
+  }
+
+  /// The current head's first line, for messages.
+  std::string status_line_of(const std::string& bytes) const {
+    const auto eol = bytes.find_first_of("\r\n");
+    return bytes.substr(0,
+                        std::min<std::size_t>(eol == std::string::npos ? bytes.size() : eol, 200));
+  }
+
   // Feeds what was read to item i's parser, streaming body bytes through a fixed buffer.
   Fed feed(std::size_t i, double at_ms) {
     Item& it = *items_[i];
@@ -737,6 +775,10 @@ class Connection {
       auto& p = *parser_;
       if (p.is_done()) return Fed::done;
       if (inbuf_.empty()) return Fed::need_more;
+      if (!it.head_done && !it.status_line_seen) {
+        if (!check_status_line(it)) return Fed::need_more;
+        if (it.status_line_seen) first_line_ = status_line_of(inbuf_);
+      }
       std::size_t room = sizeof body_buf_;
       if (auto next = next_byte_anchor(i, Point::body_bytes, it.x.body_bytes))
         room = std::min<std::uint64_t>(room, *next - it.x.body_bytes);
@@ -763,6 +805,7 @@ class Connection {
       if (ec) {
         it.x.outcome = Outcome::protocol_error;
         it.x.error = "invalid HTTP response: " + ec.message();
+        if (!it.head_done) it.x.error += " (status line \"" + first_line_ + "\")";
         return Fed::error;
       }
       if (used == 0 && got == 0 && !p.is_done()) return Fed::need_more;
@@ -937,6 +980,7 @@ class Connection {
   bool writer_done_ = false;
   error_code write_error_;
   boost::optional<http::response_parser<http::buffer_body>> parser_;
+  std::string first_line_;  // the current head's status line, as received
   std::string inbuf_;
   char body_buf_[kReadSize];
 };

@@ -119,6 +119,9 @@ struct Exchange {
   std::optional<double> last_byte_ms;        // last byte (end of framing or connection end)
   std::uint64_t request_body_sent = 0;
   std::optional<double> aborted_ms;  // when the client aborted (client.abort)
+  /// What the response did that RFC 9112 does not allow but the client accepts (as curl
+  /// does), each quoting the offending line: "status line without the space ...".
+  std::vector<std::string> deviations;
 
   std::string summary() const;  // "200 complete chunked body=1024B sha=ab12.. ttfb=3.1ms"
 };

@@ -502,6 +502,7 @@ FcgiResponse fcgi_exchange(const net::Address& address, const FcgiRequest& reque
         if (r < 0) response.error = std::string("recv: ") + std::strerror(errno);
       }
       if (r <= 0) continue;
+      response.bytes_received += static_cast<std::size_t>(r);
       records.clear();
       if (auto error =
               decoder.feed(std::string_view(buffer, static_cast<std::size_t>(r)), records)) {

@@ -55,6 +55,7 @@ struct FcgiResponse {
   std::uint32_t app_status = 0;
   std::uint8_t protocol_status = 0;
   std::size_t stdout_records = 0;
+  std::size_t bytes_received = 0;  // anything at all: the backend answered, rightly or not
   // Parsed from stdout_data (CGI response, RFC 3875 §6.3):
   int status = 0;  // the Status: header, 200 without one
   std::string headers;

@@ -1,5 +1,7 @@
 #include "peers/generic.hpp"
 
+#include "peers/backends.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -20,7 +22,7 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------- ProbeExchange
 
 ProbeExchange::ProbeExchange(net::Address address, std::string request,
-                             std::function<bool(const std::string&)> complete)
+                             std::function<bool(const std::string&, bool closed)> complete)
     : address_(std::move(address)), request_(std::move(request)), complete_(std::move(complete)) {
   const auto endpoint = address_.endpoint();
   fd_ = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -77,7 +79,7 @@ bool ProbeExchange::step() {
         return true;
       }
       response_.append(buffer, static_cast<std::size_t>(n));
-      if (complete_(response_)) {
+      if (complete_(response_, n == 0)) {
         state_ = State::done;
         return true;
       }
@@ -116,8 +118,13 @@ std::optional<int> wait_http_answer(const net::Address& address, std::string_vie
       [&] {
         if (alive && !alive()) return gave_up = true;
         if (!attempt) {
+          // The whole answer, up to the server's close (the request says Connection: close):
+          // leaving earlier would reset a connection the gateway is still writing, and the
+          // gateway's relay of the readiness request would run into the scenario.
           attempt = std::make_unique<ProbeExchange>(
-              address, request, [](const std::string& r) { return http_status_of(r).has_value(); });
+              address, request, [](const std::string& r, bool closed) {
+                return closed && http_status_of(r).has_value();
+              });
         }
         if (!attempt->step()) return false;
         if (attempt->state() == ProbeExchange::State::done) {
@@ -129,39 +136,6 @@ std::optional<int> wait_http_answer(const net::Address& address, std::string_vie
       },
       deadline, pump);
   return gave_up ? std::nullopt : status;
-}
-
-std::string fcgi_probe_request() {
-  const fcgi::NameValues params = {
-      {"GATEWAY_INTERFACE", "CGI/1.1"},
-      {"SERVER_PROTOCOL", "HTTP/1.1"},
-      {"REQUEST_METHOD", "GET"},
-      {"REQUEST_URI", "/"},
-      {"SCRIPT_NAME", "/"},
-      {"SCRIPT_FILENAME", "/"},
-      {"QUERY_STRING", ""},
-      {"CONTENT_LENGTH", "0"},
-      {"SERVER_NAME", "localhost"},
-      {"SERVER_PORT", "80"},
-      {"REMOTE_ADDR", "127.0.0.1"},
-  };
-  std::vector<fcgi::Record> records = {fcgi::make_begin_request(1, fcgi::Role::Responder, 0)};
-  for (auto& r :
-       fcgi::make_stream(fcgi::RecordType::Params, 1, fcgi::encode_name_values(params), true)) {
-    records.push_back(std::move(r));
-  }
-  records.push_back(fcgi::make_stream_record(fcgi::RecordType::Stdin, 1, ""));
-  return fcgi::encode_all(records);
-}
-
-bool fcgi_answer_complete(const std::string& response) {
-  fcgi::RecordDecoder decoder;
-  std::vector<fcgi::Record> records;
-  decoder.feed(response, records);
-  for (const auto& r : records) {
-    if (r.is(fcgi::RecordType::EndRequest)) return true;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------- command lines
@@ -247,7 +221,13 @@ void CommandPeer::start() {
   } catch (const ProcessError& e) {
     throw PeerError(info_.kind + ": " + e.what());
   }
-  const bool ready = wait_ready(launch_.ready_deadline, [this] { return process_.running(); });
+  bool ready = false;
+  try {
+    ready = wait_ready(launch_.ready_deadline, [this] { return process_.running(); });
+  } catch (const NotReady&) {
+    process_.stop(500ms, SIGKILL);
+    throw;
+  }
   if (ready) return;
   // Not ready: say why with the logs, and leave nothing behind.
   std::string why =
@@ -426,20 +406,27 @@ class GenericBackend final : public GenericPeer {
     if (knob(options_, "ready", "fcgi") == "connect") {
       return CommandPeer::wait_ready(deadline, alive);
     }
-    const std::string request = fcgi_probe_request();
-    std::unique_ptr<ProbeExchange> attempt;
+    // A plain GET with an empty query. Refused: not listening yet, ask again. Answered but
+    // not with a complete, well-formed response: that is its answer, reported at once.
+    const FcgiRequest request;
+    std::string wrong;
     bool ready = false;
     wait_until(
         [&] {
           if (!alive()) return true;
-          if (!attempt)
-            attempt = std::make_unique<ProbeExchange>(address_, request, fcgi_answer_complete);
-          if (!attempt->step()) return false;
-          if (attempt->state() == ProbeExchange::State::done) return ready = true;
-          attempt.reset();
-          return false;
+          if (!can_connect(address_)) return false;
+          const auto r = fcgi_exchange(address_, request, 2s, options_.pump);
+          if (r.ended && r.error.empty()) return ready = true;
+          if (r.bytes_received == 0) return false;
+          wrong = r.error.empty() ? "no END_REQUEST" : r.error;
+          wrong += " after " + std::to_string(r.bytes_received) + " bytes (" +
+                   std::to_string(r.stdout_records) + " STDOUT records)";
+          return true;
         },
         deadline, options_.pump);
+    if (!wrong.empty())
+      throw NotReady(info_.kind + " (" + address_.to_string() +
+                     ") answered its readiness request (a plain GET) wrongly: " + wrong);
     return ready;
   }
 };

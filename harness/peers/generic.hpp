@@ -24,9 +24,10 @@ namespace fh::peers {
 class ProbeExchange {
  public:
   enum class State { connecting, sending, receiving, done, failed };
-  /// `complete` says whether the bytes received so far are a whole answer.
+  /// `complete` says whether the bytes received so far are a whole answer (`closed`: the
+  /// peer closed after them).
   ProbeExchange(net::Address address, std::string request,
-                std::function<bool(const std::string&)> complete);
+                std::function<bool(const std::string&, bool closed)> complete);
   ~ProbeExchange();
   ProbeExchange(const ProbeExchange&) = delete;
   ProbeExchange& operator=(const ProbeExchange&) = delete;
@@ -41,7 +42,7 @@ class ProbeExchange {
   void fail(std::string what);
   net::Address address_;
   std::string request_;
-  std::function<bool(const std::string&)> complete_;
+  std::function<bool(const std::string&, bool closed)> complete_;
   int fd_ = -1;
   std::size_t sent_ = 0;
   std::string response_;
@@ -61,11 +62,6 @@ std::optional<int> wait_http_answer(const net::Address& address, std::string_vie
                                     std::chrono::milliseconds deadline,
                                     const std::function<void()>& pump,
                                     const std::function<bool()>& alive);
-
-/// A FastCGI RESPONDER request (GET, empty query, empty STDIN) as bytes; its answer is
-/// complete once END_REQUEST for it arrived.
-std::string fcgi_probe_request();
-bool fcgi_answer_complete(const std::string& response);
 
 /// Splits a command line like a POSIX shell would split words (single and double quotes,
 /// backslash escapes; no expansions). Throws PeerError on an unterminated quote.

@@ -38,6 +38,15 @@ class PeerError : public std::runtime_error {
   using runtime_error::runtime_error;
 };
 
+/// The program listens, but answered its readiness request wrongly (not FastCGI, no
+/// END_REQUEST, no HTTP status line): a definite answer, reported at once rather than after
+/// the readiness deadline. When the program is the implementation under test, this is its
+/// FAIL, not a harness ERROR.
+class NotReady : public PeerError {
+ public:
+  using PeerError::PeerError;
+};
+
 class Peer {
  public:
   virtual ~Peer() = default;  // implementations stop and reap

@@ -31,7 +31,16 @@ class FakeBackendParty : public Party {
     config.listen = c.listen;
     config.bus = &c.bus;
     backend_ = std::make_unique<fake::FakeBackend>(c.io, config);
+    backend_->readiness_phase();  // a real gateway's readiness requests are not the scenario's
     backend_->start();
+  }
+  void begin_scenario(const std::function<void()>& pump) override {
+    // The readiness answers finish first (bounded), so none of them runs into the scenario
+    // or its capture.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (backend_->readiness_requests_open() > 0 && std::chrono::steady_clock::now() < until)
+      pump();
+    backend_->begin_scenario();
   }
   net::Address address() const override { return backend_->address(); }
   fs::path document_root(const fs::path& run_dir) const override { return run_dir / "docroot"; }
@@ -66,6 +75,7 @@ class FakeGatewayParty : public Party {
   }
   net::Address address() const override { return gateway_->address(); }
   fs::path document_root(const fs::path&) const override { return {}; }
+  void begin_scenario(const std::function<void()>&) override {}
   void arm_faults(const std::function<void()>&) override {}
   void disarm_faults() override {}
   TraceTarget trace_target() const override { return {0, true}; }
@@ -140,6 +150,7 @@ class RealParty : public Party {
   fs::path document_root(const fs::path& run_dir) const override {
     return document_root_.empty() ? run_dir / "docroot" : document_root_;
   }
+  void begin_scenario(const std::function<void()>&) override {}
 
   void arm_faults(const std::function<void()>& pump) override {
     if (def_.process_faults.empty() && def_.syscall_faults.empty()) return;

@@ -48,6 +48,10 @@ class Party {
   virtual net::Address address() const = 0;
   /// The backend: where its probe app is (the gateway's SCRIPT_FILENAME root).
   virtual std::filesystem::path document_root(const std::filesystem::path& run_dir) const = 0;
+  /// Both parties are ready: what came before (a real gateway's readiness requests through a
+  /// fake backend) was not the scenario's. Returns once those requests are answered (the
+  /// pcap capture starts next), `pump` running the loop meanwhile.
+  virtual void begin_scenario(const std::function<void()>& pump) = 0;
   /// Process and syscall faults (real programs): armed once both parties are ready, so the
   /// readiness requests neither trip nor count them; disarmed before the party stops.
   virtual void arm_faults(const std::function<void()>& pump) = 0;

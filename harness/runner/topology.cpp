@@ -60,6 +60,8 @@ void Topology::start() {
                                       backend_address,
                                       backend_->document_root(run_dir_)};
   gateway_->start(gateway_context);
+  backend_->begin_scenario(pump_);
+  gateway_->begin_scenario(pump_);
   // Faults are armed after readiness, so the readiness requests neither trip nor count them.
   backend_->arm_faults(pump_);
   gateway_->arm_faults(pump_);
