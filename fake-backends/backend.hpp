@@ -230,6 +230,11 @@ struct Connection : std::enable_shared_from_this<Connection>, FaultSeam {
   void on_management(const fcgi::Record& rec);
   void on_begin_request(const fcgi::Record& rec);
   void ignore(std::uint16_t id, std::uint8_t type, std::string_view why);
+  // What the fake sees of the gateway's CGI parameters (RFC 3875 §4.1), as instrument events.
+  void check_params(const Request& r);
+  void check_content_length(const Request& r);
+  /// The gateway gave up the requests still unanswered (how: abort_request, peer_closed, ...).
+  void release_requests(std::string_view how);
 
   // triggers.cpp: when faults act.
   /// The backend's own event `decl` of request `r` (nullptr: connection-level) happened.

@@ -38,6 +38,35 @@ inline constexpr EventDecl stdin_terminator_received{
     "the empty STDIN record received: the request body ended (§5.3)",
     "",
     "body bytes"};
+inline constexpr EventDecl param_duplicated{
+    "backend",
+    "param_duplicated",
+    Source::fake_backend,
+    "a parameter name came twice in one request's PARAMS (RFC 3875 §4.1: one value per name)",
+    "",
+    "the name"};
+inline constexpr EventDecl param_name_empty{"backend",
+                                            "param_name_empty",
+                                            Source::fake_backend,
+                                            "a parameter with an empty name came in PARAMS",
+                                            "",
+                                            "its value"};
+inline constexpr EventDecl content_length_mismatch{
+    "backend",
+    "content_length_mismatch",
+    Source::fake_backend,
+    "the request body's STDIN length differs from CONTENT_LENGTH (RFC 3875 §4.1.2), or a body "
+    "came without it",
+    "body bytes received",
+    "CONTENT_LENGTH and the bytes"};
+inline constexpr EventDecl request_released{
+    "backend",
+    "request_released",
+    Source::fake_backend,
+    "the gateway gave up a request before its END_REQUEST: ABORT_REQUEST, or its close or reset "
+    "of the connection (§5.4, §3.5)",
+    "",
+    "how: abort_request, peer_closed, read_error or write_error"};
 inline constexpr EventDecl headers_sent{
     "backend", "headers_sent", Source::fake_backend, "the CGI response head written as STDOUT",
     "",        "status"};

@@ -1,6 +1,8 @@
 // A connection's reader: records in (FastCGI 1.0 §3.3 framing by fcgi::RecordDecoder), each
 // dispatched by type: management records answered (§4), requests begun (§5.1), their streams
 // collected (§5.2, §5.3), aborts (§5.4). The responder (responder.cpp) answers.
+#include <set>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -18,6 +20,33 @@ void Connection::ignore(std::uint16_t id, std::uint8_t type, std::string_view wh
   log(id, backend_events::ignored_record, fcgi::type_name(type) + " " + std::string(why));
 }
 
+void Connection::release_requests(std::string_view how) {
+  for (const auto& [id, r] : requests)
+    if (!r->end_sent && !r->aborted) log(id, backend_events::request_released, std::string(how));
+}
+
+void Connection::check_params(const Request& r) {
+  std::set<std::string_view> seen;
+  for (const auto& [name, value] : r.params) {
+    if (name.empty()) log(r.id, backend_events::param_name_empty, value.substr(0, 64));
+    if (!seen.insert(name).second) log(r.id, backend_events::param_duplicated, name);
+  }
+}
+
+// RFC 3875 §4.1.2: CONTENT_LENGTH is the body's length when there is a body, and the body is
+// what comes as STDIN (FastCGI 1.0 §6.2). An empty or absent CONTENT_LENGTH means no body.
+void Connection::check_content_length(const Request& r) {
+  const std::string* declared = nullptr;
+  for (const auto& [name, value] : r.params)
+    if (name == "CONTENT_LENGTH") declared = &value;
+  const std::string said = declared ? *declared : std::string();
+  const bool matches = said.empty() ? r.stdin_bytes == 0 : said == std::to_string(r.stdin_bytes);
+  if (matches) return;
+  log(r.id, backend_events::content_length_mismatch,
+      "CONTENT_LENGTH=" + (declared ? "'" + said + "'" : std::string("(absent)")) + ", STDIN " +
+          std::to_string(r.stdin_bytes) + " bytes");
+}
+
 asio::awaitable<void> read_loop(std::shared_ptr<Connection> c) {
   try {
     if (!c->readiness) c->offer(backend_events::accepted, c->connection_triggers, c->number, 0);
@@ -32,6 +61,7 @@ asio::awaitable<void> read_loop(std::shared_ptr<Connection> c) {
       }
       if (ec == asio::error::eof) {
         c->log(0, backend_events::peer_closed);
+        c->release_requests("peer_closed");
         c->peer_eof = true;
         // Requests still waiting for input can't complete; ones already answering go on
         // (their writes then meet EPIPE/ECONNRESET, which is what a scenario wants to see).
@@ -50,6 +80,7 @@ asio::awaitable<void> read_loop(std::shared_ptr<Connection> c) {
       }
       if (ec) {
         c->log(0, backend_events::read_error, ec.message());
+        c->release_requests("read_error");
         c->close_connection("read_error", false);
         break;
       }
@@ -220,6 +251,7 @@ void Connection::on_record(const fcgi::Record& rec) {
       r->params_data.clear();
       r->params_done = true;
       log(r->id, backend_events::params_complete, "count=" + std::to_string(r->params.size()));
+      check_params(*r);
       offer(backend_events::params_complete, r->triggers, r->index, r->id);
       if (closed() || r->responding) return;
       r->responding = true;
@@ -237,12 +269,14 @@ void Connection::on_record(const fcgi::Record& rec) {
       r->stdin_done = true;
       log(r->id, backend_events::stdin_terminator_received,
           "bytes=" + std::to_string(r->stdin_bytes));
+      check_content_length(*r);
       offer(backend_events::stdin_terminator_received, r->triggers, r->index, r->id);
       r->wake.cancel();
     }
   } else if (rec.is(fcgi::RecordType::AbortRequest)) {
     // §5.4: the application answers an abort with END_REQUEST.
     log(r->id, backend_events::abort_request);
+    if (!r->end_sent && !r->aborted) log(r->id, backend_events::request_released, "abort_request");
     r->aborted = true;
     if (r->responding) {
       r->wake.cancel();

@@ -94,6 +94,7 @@ asio::awaitable<bool> RecordWriter::raw_write(const std::vector<asio::const_buff
   if (ec) {
     if (!c_.closed()) {
       c_.log(0, backend_events::write_error, ec.message());
+      c_.release_requests("write_error");
       c_.close_connection("write_error", false);
     }
     co_return false;
