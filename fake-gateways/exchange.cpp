@@ -73,7 +73,8 @@ Exchange::Exchange(std::shared_ptr<GatewayState> state, std::shared_ptr<ClientCo
       parser_(parser),
       buffer_(buffer),
       traits_(traits_of(state_->config.personality)),
-      mark_(state_->config.bus ? state_->config.bus->log().size() : 0) {
+      mark_(state_->config.bus ? state_->config.bus->log().size() : 0),
+      index_(++state_->exchanges) {
   if (config().body.stdin_record_size) traits_.stdin_record_size = config().body.stdin_record_size;
 }
 

@@ -31,6 +31,7 @@
 #include "fake-gateways/faults/personalities.hpp"
 #include "fake-gateways/faults/probes.hpp"
 #include "fake-gateways/faults/relay_modes.hpp"
+#include "fake-gateways/faults/request_records.hpp"
 #include "fake-gateways/faults/terminator_timing.hpp"
 #include "net/address.hpp"
 
@@ -49,6 +50,7 @@ struct GatewayConfig {
   Personality personality = Personality::plain;
   StdinTerminatorPlan stdin_terminator;
   BodyShape body;
+  RequestRecords records;
   std::optional<AbortPlan> abort;
   BackendReadPlan backend_read;
   std::vector<GatewayProbe> probes;

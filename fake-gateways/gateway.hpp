@@ -90,6 +90,8 @@ struct GatewayState {
   std::vector<std::weak_ptr<BackendConn>> backends;  // to close at stop()
   std::vector<std::shared_ptr<BackendConn>> idle;    // kept connections between requests
   bool probes_done = true;
+  std::optional<bool> mpxs_claimed;  // FCGI_MPXS_CONNS from a get_values probe's answer
+  std::uint32_t exchanges = 0;       // client requests begun, across connections
 };
 
 /// Connects `socket` to the backend within the connect timeout; the failure text, or "".
@@ -158,6 +160,7 @@ class RequestWriter {
   bool write_in_progress_ = false;   // a backend write is under way (ABORT_REQUEST waits)
   bool paced_before_ = false;
   std::uint64_t stdin_sent_ = 0;
+  std::uint64_t records_padded_ = 0;  // request records so far (record_padding: cycle)
   /// Set inside the abort event's publisher, so no write follows the event.
   std::shared_ptr<bool> abort_flag_ = std::make_shared<bool>(false);
 };
@@ -210,6 +213,7 @@ class ResponseRelay {
   Phase phase_ = Phase::reading;
   Head head_ = Head::none;
   bool end_request_seen_ = false;
+  bool stdout_ended_ = false;    // the empty STDOUT record came (§3.3)
   bool backend_failed_ = false;  // closed or broke before END_REQUEST
   cgi::ResponseHeadParser head_parser_;
   int head_status_ = 0;
@@ -237,6 +241,11 @@ class Exchange {
   ClientConnection& conn() { return *conn_; }
   BackendConn& backend() { return *be_; }
   std::uint16_t request_id() const { return request_id_; }
+  /// The abort plan when it applies to this request (`request: N`), else null.
+  const AbortPlan* abort_plan() const {
+    const auto& abort = config().abort;
+    return abort && abort->at.applies_to(index_) ? &*abort : nullptr;
+  }
   RequestWriter& writer() { return writer_; }
   ResponseRelay& relay() { return relay_; }
   RequestParser& parser() { return parser_; }
@@ -309,6 +318,7 @@ class Exchange {
   std::size_t mark_;  // bus log size when the request head arrived (barriers look after it)
   std::shared_ptr<BackendConn> be_;
   std::uint16_t request_id_ = 1;
+  std::uint32_t index_ = 0;  // 1-based: which client request of the gateway's this is
 
   bool client_gone_ = false;
   bool abandoned_ = false;

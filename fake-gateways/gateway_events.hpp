@@ -229,6 +229,28 @@ inline constexpr EventDecl probe_connection_closed{
     "the backend closed a probe's connection before all answers",
     "answers so far",
     "which probe: error"};
+inline constexpr EventDecl stdout_terminator_received{
+    "gateway",
+    "stdout_terminator_received",
+    Source::fake_gateway,
+    "the empty STDOUT record came: the backend's response stream ended (§3.3)",
+    "",
+    ""};
+inline constexpr EventDecl stdout_unterminated{
+    "gateway",
+    "stdout_unterminated",
+    Source::fake_gateway,
+    "END_REQUEST came before the empty STDOUT record that ends the stream (§3.3)",
+    "",
+    ""};
+inline constexpr EventDecl multiplex_claim_broken{
+    "gateway",
+    "multiplex_claim_broken",
+    Source::fake_gateway,
+    "GET_VALUES said FCGI_MPXS_CONNS=1, but interleaved requests were not all completed (§4.1, "
+    "§5.5)",
+    "requests completed",
+    "which probe: what came back"};
 inline constexpr EventDecl get_values_result_received{"gateway",
                                                       "get_values_result_received",
                                                       Source::fake_gateway,

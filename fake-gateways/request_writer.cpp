@@ -60,16 +60,19 @@ asio::awaitable<void> RequestWriter::send_records() {
   if (traits.begin_separate && !co_await flush(false)) co_return;
   auto params = cgi::build_params(x_.request_info());
   apply_personality_params(config.personality, traits, params);
-  const auto param_records =
-      fcgi::make_stream(fcgi::RecordType::Params, id, fcgi::encode_name_values(params), true,
-                        fcgi::kMaxContentLength, traits.align8);
+  const auto& shape = config.records;
+  params.insert(params.end(), shape.extra_params.begin(), shape.extra_params.end());
+  auto param_records = fcgi::make_stream(
+      fcgi::RecordType::Params, id, fcgi::encode_name_values(params), true,
+      shape.params_record_size ? shape.params_record_size : fcgi::kMaxContentLength, traits.align8);
+  shape.pad(param_records, records_padded_);
   for (const auto& record : param_records) {
     fcgi::append_record(record, out_);
     if (traits.record_per_write && !co_await flush(false)) co_return;
   }
   // nginx and lighttpd put the whole (buffered) request in one write when it is small.
   hold_ = x_.body_buffered() && !config.body.pace && !config.stdin_terminator.late() &&
-          config.body.stdin_segments.empty() && !config.abort &&
+          config.body.stdin_segments.empty() && !x_.abort_plan() &&
           out_.size() + x_.buffered_body().size() + 64 <= traits.whole_request_limit;
   const std::string params_detail = std::to_string(params.size()) + " params";
   if (!hold_) {
@@ -133,14 +136,15 @@ asio::awaitable<bool> RequestWriter::send_stdin(std::string_view data, bool last
       paced_before_ = true;
       take = static_cast<std::size_t>(std::min<std::uint64_t>(take, pace->bytes));
     }
-    if (const auto& abort = config.abort;
+    if (const auto* abort = x_.abort_plan();
         abort && abort->at.is(language::Counter::stdin_bytes) && stdin_sent_ < abort->at.amount)
       take =
           static_cast<std::size_t>(std::min<std::uint64_t>(take, abort->at.amount - stdin_sent_));
     const auto piece = data.substr(0, take);
     data.remove_prefix(take);
-    const auto records = fcgi::make_stream(fcgi::RecordType::Stdin, x_.request_id(), piece, false,
-                                           traits.stdin_record_size, traits.align8);
+    auto records = fcgi::make_stream(fcgi::RecordType::Stdin, x_.request_id(), piece, false,
+                                     traits.stdin_record_size, traits.align8);
+    config.records.pad(records, records_padded_);
     const bool final_piece = last && data.empty();
     if (traits.record_per_write) {
       for (const auto& record : records) {
@@ -220,9 +224,11 @@ asio::awaitable<void> RequestWriter::on_write_error(error_code ec, bool has_stdi
 }
 
 void RequestWriter::append_terminator() {
-  for (std::uint32_t i = 0; i < x_.config().stdin_terminator.count; ++i)
-    fcgi::append_record(fcgi::make_stream_record(fcgi::RecordType::Stdin, x_.request_id(), ""),
-                        out_);
+  std::vector<fcgi::Record> records(
+      x_.config().stdin_terminator.count,
+      fcgi::make_stream_record(fcgi::RecordType::Stdin, x_.request_id(), ""));
+  x_.config().records.pad(records, records_padded_);
+  for (const auto& record : records) fcgi::append_record(record, out_);
 }
 
 void RequestWriter::note_terminator_sent() {
@@ -265,7 +271,7 @@ asio::awaitable<void> RequestWriter::send_terminator() {
 
 // True when the abort point by body bytes is reached (then the abort was done).
 asio::awaitable<bool> RequestWriter::abort_due() {
-  const auto& abort = x_.config().abort;
+  const auto* abort = x_.abort_plan();
   if (!abort || !abort->at.is(language::Counter::stdin_bytes) || stdin_sent_ < abort->at.amount ||
       aborted_)
     co_return aborted_;
@@ -275,7 +281,7 @@ asio::awaitable<bool> RequestWriter::abort_due() {
 }
 
 asio::awaitable<void> RequestWriter::abort_watch() {
-  const auto& abort = x_.config().abort;
+  const auto* abort = x_.abort_plan();
   if (!abort || abort->at.kind != language::Trigger::Kind::event) co_return;
   auto* bus = x_.config().bus;
   if (!bus) co_return;
@@ -305,7 +311,7 @@ asio::awaitable<void> RequestWriter::do_abort(std::string why) {
   x_.poke();
   co_await x_.wait_until([this] { return !write_in_progress_; });
   if (x_.relay().over() || x_.stopped()) co_return;
-  const auto how = x_.config().abort->how;
+  const auto how = x_.abort_plan()->how;
   if (how == AbortPlan::How::abort_request) {
     // FastCGI 1.0 §5.4: the application answers with END_REQUEST; keep relaying.
     fcgi::Bytes bytes;

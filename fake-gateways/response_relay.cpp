@@ -136,7 +136,11 @@ asio::awaitable<bool> ResponseRelay::on_record(const fcgi::Record& record) {
   }
   // if-chains, not switch: g++ 12 mishandles locals of case blocks in coroutines.
   if (record.is(fcgi::RecordType::Stdout)) {
-    if (record.content.empty()) co_return true;  // §3.3 stream end; END_REQUEST follows
+    if (record.content.empty()) {  // §3.3 stream end; END_REQUEST follows
+      if (!stdout_ended_) x_.note(ev::stdout_terminator_received);
+      stdout_ended_ = true;
+      co_return true;
+    }
     co_return co_await on_stdout(record.content);
   }
   if (record.is(fcgi::RecordType::Stderr)) {
@@ -152,6 +156,7 @@ asio::awaitable<bool> ResponseRelay::on_record(const fcgi::Record& record) {
     }
     const fcgi::EndRequestBody end = body.value();
     end_request_seen_ = true;
+    if (!stdout_ended_) x_.note(ev::stdout_unterminated);
     x_.note(ev::end_request_received,
             "app_status=" + std::to_string(end.app_status) +
                 " protocol_status=" + std::string(fcgi::protocol_status_name(end.protocol_status)),

@@ -15,7 +15,9 @@ using namespace language;
 using namespace language::yaml;
 
 TriggerRules rules() {
-  return gateway_trigger_rules("gateway abort", /*stdin_bytes=*/true, "");
+  auto r = gateway_trigger_rules("gateway abort", /*stdin_bytes=*/true, "");
+  r.request = true;  // request: N, the gateway's Nth client request (arrival order)
+  return r;
 }
 
 void read_keys(MapReader& r, GatewayConfig& config) {
@@ -51,10 +53,11 @@ const GatewayFamily& abort_family() {
   static const GatewayFamily family{
       "abort",
       "Abort",
-      "`abort: {at: EVENT | {stdin_bytes: N}, do: abort_request | close | reset, delay_ms: D}`: "
+      "`abort: {at: EVENT | {stdin_bytes: N}, do: abort_request | close | reset, delay_ms: D, "
+      "request: N}`: "
       "`abort_request` sends FCGI_ABORT_REQUEST (§5.4) and keeps relaying; `close`/`reset` drop "
       "the backend connection (FIN / RST). Nothing of the request is written after the "
-      "trigger.",
+      "trigger. `request: N` aborts only the gateway's Nth client request (default: each).",
       {{"abort", shapes::mapping(keys, {"at"}), "end the backend request early"}},
       {&gateway_events::abort_request_sent, &gateway_events::backend_closed_by_gateway},
       &read_keys};

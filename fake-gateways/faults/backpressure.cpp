@@ -40,7 +40,7 @@ const GatewayFamily& backpressure_family() {
       "silence.",
       {{"backend_read",
         shapes::mapping({{"pause_ms", shapes::ms(), "no read this long after the request"},
-                         {"bytes_per_read", shapes::integer(1, 65536), "at most N per read"},
+                         {"bytes_per_read", shapes::size(), "at most N per read"},
                          {"every_ms", shapes::ms(), "between reads"}}),
         "read the backend late and slowly"}},
       {&gateway_events::backend_read_paused, &gateway_events::backend_read_resumed},

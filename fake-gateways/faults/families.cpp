@@ -14,6 +14,7 @@ const GatewayFamily& personalities_family();
 const GatewayFamily& backend_connection_family();
 const GatewayFamily& terminator_timing_family();
 const GatewayFamily& body_shaping_family();
+const GatewayFamily& request_records_family();
 const GatewayFamily& abort_family();
 const GatewayFamily& backpressure_family();
 const GatewayFamily& probes_family();
@@ -28,6 +29,7 @@ const std::vector<const GatewayFamily*>& gateway_families() {
       &backend_connection_family(),
       &terminator_timing_family(),
       &body_shaping_family(),
+      &request_records_family(),
       &abort_family(),
       &backpressure_family(),
       &probes_family(),
@@ -147,7 +149,10 @@ const events::EventList& gateway_events::all() {
                                          &probe_connect_failed,
                                          &probe_connection_closed,
                                          &get_values_result_received,
-                                         &unknown_type_received};
+                                         &unknown_type_received,
+                                         &multiplex_claim_broken,
+                                         &stdout_unterminated,
+                                         &stdout_terminator_received};
   return list;
 }
 

@@ -60,10 +60,23 @@ GatewayProbe read_probe(const YAML::Node& node, const std::string& file) {
     if (probe.value < 2) bad_value(r.get("multiplex"), file, "multiplex", "2 to 64 requests");
     ++kinds;
   }
+  if (r.has("malformed")) {
+    probe.kind = GatewayProbe::Kind::malformed;
+    const auto what =
+        one_of(r.get("malformed"), file, "malformed",
+               {"bad_version", "truncated_header", "length_beyond_stream", "stray_request_id"});
+    probe.malformed = what == "bad_version"        ? GatewayProbe::Malformed::bad_version
+                      : what == "truncated_header" ? GatewayProbe::Malformed::truncated_header
+                      : what == "length_beyond_stream"
+                          ? GatewayProbe::Malformed::length_beyond_stream
+                          : GatewayProbe::Malformed::stray_request_id;
+    ++kinds;
+  }
   if (kinds != 1)
     throw ScenarioError(r.mark(),
                         "probe: exactly one of get_values, {unknown_type: N}, "
-                        "{role: authorizer|filter|N}, {multiplex: N}");
+                        "{role: authorizer|filter|N}, {multiplex: N}, {malformed: bad_version|"
+                        "truncated_header|length_beyond_stream|stray_request_id}");
   r.finish();
   return probe;
 }
@@ -94,7 +107,16 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayState> state, GatewayProb
                 static_cast<std::uint64_t>(wec.value()));
     co_return;
   }
+  if (probe.ends_with_fin()) {
+    error_code ignored;
+    backend->socket.shutdown(asio::socket_base::shutdown_send, ignored);
+  }
   state->note(ev::probe_sent, 0, name);
+  // A malformed probe is answered by any record (or closed): it asks only that the backend
+  // does not hang on it. The stray-id probe's request is answered by its END_REQUEST.
+  const bool any_record_answers = probe.kind == GatewayProbe::Kind::malformed &&
+                                  probe.malformed != GatewayProbe::Malformed::stray_request_id;
+  std::uint32_t completed = 0;  // END_REQUEST FCGI_REQUEST_COMPLETE (multiplexing)
   fcgi::RecordDecoder decoder;
   std::vector<fcgi::Record> records;
   char buf[16384];
@@ -122,6 +144,9 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayState> state, GatewayProb
             detail += (pairs++ ? " " : "") + key + "=" + value;
         }
         state->note(ev::get_values_result_received, 0, detail, 0, pairs);
+        if (auto values = fcgi::decode_name_values(record.content))
+          for (const auto& [key, value] : values.value())
+            if (key == "FCGI_MPXS_CONNS") state->mpxs_claimed = value == "1";
         ++answers;
       } else if (record.is(fcgi::RecordType::UnknownType)) {
         auto body = fcgi::decode_unknown_type(record);
@@ -134,8 +159,15 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayState> state, GatewayProb
         state->note(ev::end_request_received, 0,
                     name + ": protocol_status=" + std::string(fcgi::protocol_status_name(status)),
                     record.request_id, status);
+        if (status == 0) ++completed;
+        ++answers;
+      } else if (any_record_answers) {
         ++answers;
       }
+    }
+    if (any_record_answers && error) {  // an answer that is not FastCGI still answers
+      state->note(ev::backend_error, 0, name + ": FastCGI protocol error: " + error->message);
+      break;
     }
     if (error) {
       state->note(ev::backend_error, 0, name + ": FastCGI protocol error: " + error->message);
@@ -147,6 +179,12 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayState> state, GatewayProb
       break;
     }
   }
+  if (probe.kind == GatewayProbe::Kind::multiplex && state->mpxs_claimed.value_or(false) &&
+      completed < probe.value && !state->stopped)
+    state->note(ev::multiplex_claim_broken, 0,
+                name + ": GET_VALUES said FCGI_MPXS_CONNS=1, yet " + std::to_string(completed) +
+                    " of " + std::to_string(probe.value) + " interleaved requests completed",
+                0, completed);
   error_code ignored;
   backend->socket.close(ignored);
 }
@@ -157,15 +195,33 @@ std::string GatewayProbe::name() const {
   if (kind == Kind::get_values) return "get_values";
   if (kind == Kind::unknown_type) return "unknown_type " + std::to_string(value);
   if (kind == Kind::role) return "role " + std::to_string(value);
-  return "multiplex " + std::to_string(value);
+  if (kind == Kind::multiplex) return "multiplex " + std::to_string(value);
+  switch (malformed) {
+    case Malformed::bad_version:
+      return "malformed bad_version";
+    case Malformed::truncated_header:
+      return "malformed truncated_header";
+    case Malformed::length_beyond_stream:
+      return "malformed length_beyond_stream";
+    case Malformed::stray_request_id:
+      return "malformed stray_request_id";
+  }
+  return "malformed";
+}
+
+bool GatewayProbe::ends_with_fin() const {
+  return kind == Kind::malformed &&
+         (malformed == Malformed::truncated_header || malformed == Malformed::length_beyond_stream);
 }
 
 std::pair<fcgi::Bytes, std::uint32_t> GatewayProbe::request() const {
   fcgi::Bytes out;
   if (kind == Kind::get_values) {
-    // FastCGI 1.0 §4.1: the three variables the specification defines.
-    fcgi::append_record(
-        fcgi::make_get_values({"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"}), out);
+    // FastCGI 1.0 §4.1: the three variables the specification defines, and one it does not
+    // (kUnknownValue), which the answer must leave out.
+    fcgi::append_record(fcgi::make_get_values({"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS",
+                                               std::string(kUnknownValue)}),
+                        out);
     return {out, 1};
   }
   if (kind == Kind::unknown_type) {
@@ -177,18 +233,51 @@ std::pair<fcgi::Bytes, std::uint32_t> GatewayProbe::request() const {
     fcgi::append_record(record, out);
     return {out, 1};
   }
+  const auto params = fcgi::encode_name_values(fcgi::NameValues{
+      {"REQUEST_METHOD", "GET"}, {"SCRIPT_NAME", "/probe"}, {"QUERY_STRING", "size=10"}});
+  if (kind == Kind::malformed) {
+    switch (malformed) {
+      case Malformed::bad_version: {  // §3.3: version is FCGI_VERSION_1
+        fcgi::append_record(fcgi::make_begin_request(1, fcgi::Role::Responder, 0), out);
+        out[0] = 2;
+        out += fcgi::encode_all(fcgi::make_stream(fcgi::RecordType::Params, 1, params, true));
+        fcgi::append_record(fcgi::make_stream_record(fcgi::RecordType::Stdin, 1, ""), out);
+        return {out, 1};
+      }
+      case Malformed::truncated_header:
+        fcgi::append_record(fcgi::make_begin_request(1, fcgi::Role::Responder, 0), out);
+        out.resize(5);
+        return {out, 1};
+      case Malformed::length_beyond_stream: {
+        fcgi::append_record(fcgi::make_begin_request(1, fcgi::Role::Responder, 0), out);
+        fcgi::Bytes params_record;
+        fcgi::append_record(
+            fcgi::make_stream_record(fcgi::RecordType::Params, 1, std::string(1000, 'p')),
+            params_record);
+        out += params_record.substr(0, fcgi::kHeaderLength + 10);
+        return {out, 1};
+      }
+      case Malformed::stray_request_id:
+        // §3.3: records for request ids that are not active are ignored. Then a plain request.
+        fcgi::append_record(fcgi::make_stream_record(fcgi::RecordType::Stdin, 7, "stray"), out);
+        fcgi::append_record(fcgi::make_abort_request(9), out);
+        break;
+    }
+  }
   const bool multiplex = kind == Kind::multiplex;
   const std::uint16_t count = multiplex ? static_cast<std::uint16_t>(value) : 1;
-  const auto role = multiplex ? fcgi::Role::Responder : static_cast<fcgi::Role>(value);
+  const auto role =
+      multiplex || kind == Kind::malformed ? fcgi::Role::Responder : static_cast<fcgi::Role>(value);
   // Interleaved: every BEGIN_REQUEST, then every PARAMS stream, then every STDIN (§3.3).
   for (std::uint16_t id = 1; id <= count; ++id)
     fcgi::append_record(fcgi::make_begin_request(id, role, fcgi::kKeepConn), out);
-  const auto params = fcgi::encode_name_values(fcgi::NameValues{
-      {"REQUEST_METHOD", "GET"}, {"SCRIPT_NAME", "/probe"}, {"QUERY_STRING", "size=10"}});
   for (std::uint16_t id = 1; id <= count; ++id)
     out += fcgi::encode_all(fcgi::make_stream(fcgi::RecordType::Params, id, params, true));
   for (std::uint16_t id = 1; id <= count; ++id)
     fcgi::append_record(fcgi::make_stream_record(fcgi::RecordType::Stdin, id, ""), out);
+  // §6.4: a Filter also reads the FCGI_DATA stream (here empty) after STDIN.
+  if (role == fcgi::Role::Filter)
+    fcgi::append_record(fcgi::make_stream_record(fcgi::RecordType::Data, 1, ""), out);
   return {out, count};
 }
 
@@ -212,9 +301,15 @@ const GatewayFamily& probes_family() {
       "probes",
       "Probes",
       "`probes: [get_values, {unknown_type: 99}, {role: authorizer | filter | N}, {multiplex: "
-      "N}]`, each on its own connection, in order, before the first request is forwarded; "
-      "what comes back is published (get_values_result_received with NAME=VALUE pairs, "
-      "unknown_type_received, end_request_received naming the probe).",
+      "N}, {malformed: bad_version | truncated_header | length_beyond_stream | "
+      "stray_request_id}]`, each on its own connection, in order, before the first request is "
+      "forwarded; what comes back is published (get_values_result_received with NAME=VALUE "
+      "pairs, unknown_type_received, end_request_received naming the probe; probe_timeout when "
+      "nothing came, probe_connection_closed). A malformed probe is answered by any record or "
+      "a close (truncated_header and length_beyond_stream end with the gateway's FIN); "
+      "stray_request_id sends STDIN and ABORT_REQUEST for ids never begun, then a plain "
+      "request. After GET_VALUES said FCGI_MPXS_CONNS=1, a multiplex probe with fewer "
+      "completed requests than it sent publishes multiplex_claim_broken.",
       {{"probes",
         shapes::list_of(shapes::either(
             {shapes::choice({"get_values"}),
@@ -225,10 +320,15 @@ const GatewayFamily& probes_family() {
                                    shapes::integer(0, 65535)}),
                    ""}},
                  {"role"}),
-             shapes::mapping({{"multiplex", shapes::integer(2, 64), ""}}, {"multiplex"})})),
+             shapes::mapping({{"multiplex", shapes::integer(2, 64), ""}}, {"multiplex"}),
+             shapes::mapping({{"malformed",
+                               shapes::choice({"bad_version", "truncated_header",
+                                               "length_beyond_stream", "stray_request_id"}),
+                               ""}},
+                             {"malformed"})})),
         "what to ask the backend first"}},
       {&ev::probe_sent, &ev::probe_timeout, &ev::probe_connect_failed, &ev::probe_connection_closed,
-       &ev::get_values_result_received, &ev::unknown_type_received},
+       &ev::get_values_result_received, &ev::unknown_type_received, &ev::multiplex_claim_broken},
       &read_keys};
   return family;
 }
