@@ -30,6 +30,18 @@ json request_json(const runner::RequestResult& r) {
            {"reason", r.reason}};
   // What the response broke of RFC 9112 and the client still read (the line quoted).
   if (!x.deviations.empty()) out["deviations"] = x.deviations;
+  if (const auto& load = r.load) {
+    json verdicts = json::object();
+    for (const auto& [v, n] : load->verdicts) verdicts[std::string(scenario::verdict_name(v))] = n;
+    out["load"] = {{"started", load->started},
+                   {"finished", load->finished},
+                   {"verdicts", verdicts},
+                   {"latency_ms",
+                    {{"p50", load->percentile(0.50)},
+                     {"p99", load->percentile(0.99)},
+                     {"max", load->percentile(1.0)}}}};
+    if (load->first_bad) out["load"]["first_bad"] = *load->first_bad;
+  }
   return out;
 }
 
@@ -52,6 +64,14 @@ json to_json(const runner::SuiteReport& suite) {
              {"title", s.scenario.title}, {"verdict", scenario::verdict_name(s.verdict)},
              {"reason", s.reason},        {"duration_ms", s.duration_ms}};
     if (!s.scenario.variant.empty()) row["variant"] = s.scenario.variant;
+    if (const auto& c = s.scenario.certify) {
+      row["certify"] = {{"id", c->id},
+                        {"party", c->party},
+                        {"section", c->section},
+                        {"level", scenario::level_name(c->level)},
+                        {"requirement", c->requirement}};
+      if (!c->bug.empty()) row["certify"]["bug"] = c->bug;
+    }
     if (s.scenario.expected_verdict) {
       row["emulates"] = s.scenario.emulates;
       row["expected_verdict"] = scenario::verdict_name(*s.scenario.expected_verdict);

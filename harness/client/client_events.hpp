@@ -58,9 +58,19 @@ inline constexpr EventDecl response{"client",       "response_",
                                     "body bytes",   "what ended it, when not complete",
                                     "<outcome>",    &outcomes};
 inline constexpr EventDecl protocol_deviation{
-    "client", "protocol_deviation", Source::client,
-    "the response broke a rule of RFC 9112 the client tolerates (it is still read)", "",
+    "client",
+    "protocol_deviation",
+    Source::client,
+    "the response broke a rule of RFC 9112 the client tolerates (it is still read)",
+    "",
     "the rule and the offending line"};
+inline constexpr EventDecl load_finished{
+    "client",
+    "load_finished",
+    Source::client,
+    "a load request's every response arrived and was judged (load:)",
+    "responses not PASS",
+    "the summary: counts by grade, latency p50/p99/max"};
 inline constexpr EventDecl exchange_stopped{
     "client",       "exchange_stopped",
     Source::client, "the exchange was cancelled while pending (deadline)",
@@ -80,7 +90,8 @@ inline const events::EventList& all() {
                                          &read_throttled,
                                          &aborted,
                                          &response,
-                                         &exchange_stopped};
+                                         &exchange_stopped,
+                                         &load_finished};
   return list;
 }
 

@@ -408,16 +408,23 @@ class GenericBackend final : public GenericPeer {
     }
     // A plain GET with an empty query. Refused: not listening yet, ask again. Answered but
     // not with a complete, well-formed response: that is its answer, reported at once.
+    // Connected but nothing came back, again and again (closed at once, or silent for 2 s):
+    // that too is its answer, after three tries, not a start that takes long.
     const FcgiRequest request;
     std::string wrong;
     bool ready = false;
+    int silent = 0;
     wait_until(
         [&] {
           if (!alive()) return true;
           if (!can_connect(address_)) return false;
           const auto r = fcgi_exchange(address_, request, 2s, options_.pump);
           if (r.ended && r.error.empty()) return ready = true;
-          if (r.bytes_received == 0) return false;
+          if (r.bytes_received == 0) {
+            if (r.error.empty() || ++silent < 3) return false;
+            wrong = "nothing came back, three times: " + r.error;
+            return true;
+          }
           wrong = r.error.empty() ? "no END_REQUEST" : r.error;
           wrong += " after " + std::to_string(r.bytes_received) + " bytes (" +
                    std::to_string(r.stdout_records) + " STDOUT records)";

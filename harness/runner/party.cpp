@@ -90,6 +90,48 @@ class FakeGatewayParty : public Party {
   std::unique_ptr<fake::FakeGateway> gateway_;
 };
 
+/// A backend that is already running (certify backend --connect): no process of ours, ready
+/// when a plain request gets a complete answer.
+class ExternalBackendParty : public Party {
+ public:
+  explicit ExternalBackendParty(const scenario::BackendDef& def) : def_(def) {}
+  const std::string& role() const override { return kBackend; }
+  const std::string& kind() const override { return def_.kind; }
+  std::optional<std::string> missing() const override { return std::nullopt; }
+  void start(const StartContext& c) override {
+    const auto& address = *def_.external_address;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::string last = "refused";
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto r =
+          peers::fcgi_exchange(address, peers::FcgiRequest{}, std::chrono::seconds(2), c.pump);
+      if (r.ended && r.error.empty()) return;
+      if (r.bytes_received > 0)
+        throw PartyNotReady(kBackend, "the backend at " + address.to_string() +
+                                          " answered a plain GET wrongly: " +
+                                          (r.error.empty() ? "no END_REQUEST" : r.error));
+      last = r.error;
+      c.pump();
+    }
+    throw PartyNotReady(kBackend,
+                        "the backend at " + address.to_string() + " did not answer: " + last);
+  }
+  net::Address address() const override { return *def_.external_address; }
+  fs::path document_root(const fs::path& run_dir) const override { return run_dir / "docroot"; }
+  void begin_scenario(const std::function<void()>&) override {}
+  void arm_faults(const std::function<void()>&) override {}
+  void disarm_faults() override {}
+  TraceTarget trace_target() const override {
+    throw std::runtime_error("backend external: not a process of the harness's to trace");
+  }
+  std::optional<fs::path> faults_strace_log() const override { return std::nullopt; }
+  void stop() override {}
+  std::vector<fs::path> artefacts() const override { return {}; }
+
+ private:
+  const scenario::BackendDef& def_;
+};
+
 peers::PeerInfo info_of(const std::string& kind, bool gateway) {
   if (kind == "command") {
     peers::PeerInfo info;
@@ -140,7 +182,11 @@ class RealParty : public Party {
       peer_ = def_.kind == "command" ? peers::make_generic_gateway(options)
                                      : peers::make_gateway(def_.kind, options);
     }
-    peer_->start();
+    try {
+      peer_->start();
+    } catch (const peers::NotReady& e) {
+      throw PartyNotReady(role_, e.what());  // a definite wrong answer: the party's own
+    }
     c.bus.publish(role_ == kBackend ? events::harness_events::backend_ready
                                     : events::harness_events::gateway_ready,
                   0, 0, 0, def_.kind + " " + peer_->address().to_string());
@@ -205,6 +251,8 @@ class RealParty : public Party {
 
 std::unique_ptr<Party> make_backend_party(const scenario::Scenario& s) {
   if (s.backend.is_fake()) return std::make_unique<FakeBackendParty>(s.backend);
+  if (s.backend.kind == scenario::kExternalKind)
+    return std::make_unique<ExternalBackendParty>(s.backend);
   return std::make_unique<RealParty<scenario::BackendDef>>(s.backend, kBackend,
                                                            s.observe.backend_syscalls);
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,19 @@ namespace fh::runner {
 struct TraceTarget {
   pid_t pgid = 0;           // a real program: its whole process group
   bool in_harness = false;  // a fake: the harness process itself (records split by socket)
+};
+
+/// A party that listens but answered its readiness request wrongly (or, already running, did
+/// not answer): its own failure. Graded FAIL when it is the implementation under test
+/// (RunOptions::under_test), ERROR otherwise.
+class PartyNotReady : public std::runtime_error {
+ public:
+  PartyNotReady(std::string role, const std::string& what)
+      : std::runtime_error(what), role_(std::move(role)) {}
+  const std::string& role() const { return role_; }
+
+ private:
+  std::string role_;
 };
 
 class Party {

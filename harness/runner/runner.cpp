@@ -25,9 +25,11 @@
 #include "client/client_events.hpp"
 #include "events/harness_events.hpp"
 #include "runner/interrupt.hpp"
+#include "runner/load.hpp"
 #include "runner/run_observers.hpp"
 #include "runner/timeline.hpp"
 #include "runner/topology.hpp"
+#include "scenario/vocabulary.hpp"
 
 namespace fh::runner {
 namespace {
@@ -84,10 +86,20 @@ struct ClientDriver {
   std::vector<bool> finished;
   std::size_t remaining;
   events::Bus& bus;
+  std::vector<LoadResult> loads;  // for each request with load: (others: empty)
 
   // One client connection: a request of its own, or every request sharing client.connection
   // (keep-alive, pipelined where client.pipeline says so).
   asio::awaitable<void> one(std::vector<std::size_t> group) {
+    if (const auto& load_request = scenario.requests[group[0]]; load_request.load) {
+      // A load request has its connections to itself (the loader sees to it).
+      const auto i = group[0];
+      co_await run_load(gateway, load_request, static_cast<std::uint32_t>(i + 1),
+                        scenario.deadline_ms, loads[i], bus);
+      finished[i] = true;
+      remaining -= 1;
+      co_return;
+    }
     std::vector<client::ConnectionRequest> requests;
     for (const auto i : group) {
       bus.publish(client::client_events::request_started, static_cast<std::uint32_t>(i + 1), 0, 0,
@@ -137,7 +149,8 @@ class Run {
                 std::vector<client::Exchange>(s.requests.size()),
                 std::vector<bool>(s.requests.size(), false),
                 s.requests.size(),
-                bus_},
+                bus_,
+                std::vector<LoadResult>(s.requests.size())},
         cancel_(s.requests.size()) {}
 
   ~Run() {
@@ -193,6 +206,50 @@ class Run {
     while (client_.remaining > 0 && !harness_failure_ && !io_.stopped() && !interrupted() &&
            Clock::now() < deadline)
       run_one(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+    // A timing check ("X within N ms after Y") whose Y came but whose X and N ms have not yet:
+    // the run goes on until it is decided, so the end of the client's work does not cut it
+    // short (a wait that returns a result, not a sleep).
+    while (client_.remaining == 0 && !harness_failure_ && !io_.stopped() && !interrupted() &&
+           Clock::now() < deadline) {
+      const auto until = undecided_timing_check();
+      if (!until) break;
+      run_one(std::min({deadline, *until, Clock::now() + std::chrono::milliseconds(50)}));
+    }
+  }
+
+  /// When the first undecided timing check is decided at the latest; nullopt when none is
+  /// open. Only checks on the parties' own events: wire and syscall events are published
+  /// after the run, so waiting for them would only delay it.
+  std::optional<Clock::time_point> undecided_timing_check() const {
+    std::optional<Clock::time_point> latest;
+    const auto& log = bus_.log();
+    for (const auto& c : s_.checks) {
+      if (!c.after || !c.within_ms || !c.unobservable.empty()) continue;
+      const auto* decl = scenario::find_event(c.that);
+      if (!decl || decl->source == events::Source::wire ||
+          decl->source == events::Source::backend_syscalls ||
+          decl->source == events::Source::gateway_syscalls)
+        continue;
+      const events::Event* anchor = nullptr;
+      for (const auto& e : log)
+        if (c.after->matches(e)) {
+          anchor = &e;
+          break;
+        }
+      if (!anchor) continue;
+      bool seen = false;
+      for (const auto& e : log)
+        if (e.at >= anchor->at && c.that.matches(e) &&
+            (c.detail_contains.empty() || e.detail.find(c.detail_contains) != std::string::npos)) {
+          seen = true;
+          break;
+        }
+      const auto decided_at =
+          anchor->at + std::chrono::microseconds(static_cast<std::int64_t>(*c.within_ms * 1000));
+      if (seen || Clock::now() >= decided_at) continue;
+      if (!latest || decided_at > *latest) latest = decided_at;
+    }
+    return latest;
   }
 
   /// What had arrived when the deadline hit; requests unfinished by then are hung, whatever
@@ -200,8 +257,9 @@ class Run {
   struct Snapshot {
     std::vector<client::Exchange> exchanges;
     std::vector<bool> finished;
+    std::vector<LoadResult> loads;
   };
-  Snapshot snapshot() const { return {client_.exchanges, client_.finished}; }
+  Snapshot snapshot() const { return {client_.exchanges, client_.finished, client_.loads}; }
 
   /// Observers off first (the teardown's closes are not the run's), then the client is
   /// cancelled, the parties stopped and every coroutine let finish (2 s at most).
@@ -231,6 +289,18 @@ class Run {
       r.exchange = snapshot.exchanges[i];
       // A response read in time is not hung while its shared connection still waits.
       r.hung = !snapshot.finished[i] && snapshot.exchanges[i].outcome == client::Outcome::pending;
+      if (s_.requests[i].load) {
+        // The row shows the first bad response, or the last one; the verdict is the load's.
+        const auto& load = snapshot.loads[i];
+        r.exchange = load.first_bad ? load.first_bad_exchange : load.last_exchange;
+        r.hung = false;
+        r.load = load;
+        auto v = judge_load(s_.requests[i], load);
+        r.verdict = v.verdict;
+        r.reason = v.reason;
+        result.requests.push_back(std::move(r));
+        continue;
+      }
       auto v = runner::judge(s_.requests[i], r.exchange, r.hung, s_.deadline_ms);
       r.verdict = v.verdict;
       r.reason = v.reason;
@@ -368,6 +438,13 @@ RunResult run_scenario(const scenario::Scenario& s, const RunOptions& options) {
     run.tear_down();
     result = run.judge(snapshot);
     run.keep_evidence(result);
+  } catch (const PartyNotReady& e) {
+    result = RunResult{};
+    const bool under_test = e.role() == options.under_test;
+    result.verdict = under_test ? Verdict::fail : Verdict::error;
+    result.reason = std::string(under_test ? "the implementation under test"
+                                           : "setup failure: the " + e.role()) +
+                    " did not answer a plain request correctly: " + e.what();
   } catch (const Interrupted&) {
     // Unwinding stopped every program and removed the run's folder.
     result = RunResult{};

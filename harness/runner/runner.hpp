@@ -8,6 +8,7 @@
 
 #include "client/http_client.hpp"
 #include "events/bus.hpp"
+#include "runner/load.hpp"
 #include "runner/verdict.hpp"
 #include "scenario/model.hpp"
 
@@ -17,6 +18,7 @@ struct RequestResult {
   std::string name;
   client::Exchange exchange;  // as it stood when the request ended or the deadline hit
   bool hung = false;
+  std::optional<LoadResult> load;  // a load request: its counts and latencies
   Verdict verdict = Verdict::fail;
   std::string reason;
 };
@@ -44,6 +46,9 @@ struct RunOptions {
   /// logs under peers/. Empty: nothing is kept (the run's folder is removed).
   std::filesystem::path artifacts_dir;
   KeepEvidence keep = KeepEvidence::all;
+  /// "backend" or "gateway" when that party is the implementation under test (certify): its
+  /// failure to answer a readiness request is then a FAIL of it, not a setup ERROR.
+  std::string under_test{};
 };
 
 RunResult run_scenario(const scenario::Scenario& scenario, const RunOptions& options = {});

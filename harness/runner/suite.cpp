@@ -126,7 +126,8 @@ bool SuiteReport::failed() const {
 
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
                       const std::function<void(const ScenarioReport&)>& on_scenario,
-                      const std::filesystem::path& artifacts_dir, KeepEvidence keep) {
+                      const std::filesystem::path& artifacts_dir, KeepEvidence keep,
+                      const std::string& under_test) {
   SuiteReport suite;
   suite.repeat = repeat;
   const auto started = std::chrono::steady_clock::now();
@@ -142,6 +143,7 @@ SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repe
     for (int i = 0; i < repeat; ++i) {
       RunOptions options;
       options.keep = keep;
+      options.under_test = under_test;
       if (!artifacts_dir.empty()) {
         options.artifacts_dir = artifacts_dir / s.display_name();
         if (repeat > 1) options.artifacts_dir /= "run-" + std::to_string(i + 1);

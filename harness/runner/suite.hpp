@@ -61,6 +61,6 @@ struct SuiteReport {
 SuiteReport run_suite(const std::vector<scenario::Scenario>& scenarios, int repeat,
                       const std::function<void(const ScenarioReport&)>& on_scenario = {},
                       const std::filesystem::path& artifacts_dir = {},
-                      KeepEvidence keep = KeepEvidence::all);
+                      KeepEvidence keep = KeepEvidence::all, const std::string& under_test = {});
 
 }  // namespace fh::runner

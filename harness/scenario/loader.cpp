@@ -109,6 +109,31 @@ std::vector<Expectation> read_expectations(const YAML::Node& node, const std::st
   return out;
 }
 
+Certification read_certification(const YAML::Node& node, const std::string& file) {
+  MapReader r(node, file, "certify");
+  Certification c;
+  const auto id = r.require("id");
+  c.id = as_string(id, file, "certify.id");
+  static const std::regex kId("(backend|gateway)/([a-z0-9.-]+)/([a-z0-9-]+)");
+  std::smatch m;
+  if (!std::regex_match(c.id, m, kId))
+    bad_value(id, file, "certify.id",
+              "party/section/slug, e.g. backend/3.3/padding-accepted (party: backend or "
+              "gateway; section: the spec's, e.g. 5.1, rfc3875-4.1, seed-001)");
+  c.party = m[1];
+  c.section = m[2];
+  const auto level = one_of(r.require("level"), file, "certify.level", {"MUST", "SHOULD", "FIELD"});
+  c.level = level == "MUST"     ? Certification::Level::must
+            : level == "SHOULD" ? Certification::Level::should
+                                : Certification::Level::field;
+  c.requirement = as_string(r.require("requirement"), file, "certify.requirement");
+  if (r.has("bug")) c.bug = as_string(r.get("bug"), file, "certify.bug");
+  if (c.level == Certification::Level::field && c.bug.empty())
+    throw ScenarioError(r.mark(), "certify: a FIELD check names its bug (bug: ...)");
+  r.finish();
+  return c;
+}
+
 EventCheck read_check(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "check");
   EventCheck c;
@@ -276,12 +301,25 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
 BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   MapReader r(node, file, "backend");
   BackendDef b;
-  b.kind = read_kind(r, file, "backend kind", peers::backend_kinds());
+  auto real_kinds = peers::backend_kinds();
+  real_kinds.emplace_back(kExternalKind);
+  b.kind = read_kind(r, file, "backend kind", real_kinds);
   if (r.has("transport"))
     b.transport = one_of(r.get("transport"), file, "transport", {"tcp", "unix"}) == "tcp"
                       ? BackendDef::Transport::tcp
                       : BackendDef::Transport::unix_socket;
   if (!b.is_fake()) reject_fake_keys(r, "backend", b.kind, fake_backend_keys());
+  if (b.kind == kExternalKind) {
+    // A backend that is already running: only its address (certify backend --connect).
+    const auto node = r.require("address");
+    auto text = as_string(node, file, "address");
+    if (text.rfind("tcp:", 0) == 0) text = text.substr(4);
+    b.external_address = net::Address::parse(text);
+    if (!b.external_address)
+      bad_value(node, file, "address", "HOST:PORT, tcp:HOST:PORT or unix:PATH");
+    r.finish();
+    return b;
+  }
   if (b.is_fake()) {
     fake::read_backend_keys(r, b.fake);
   } else if (b.kind == "command") {
@@ -307,6 +345,31 @@ std::string generated_body(std::uint64_t size) {
     c = static_cast<char>(x & 0xFF);
   }
   return body;
+}
+
+LoadDef read_load(const YAML::Node& node, const std::string& file,
+                  const client::RequestSpec& spec) {
+  MapReader r(node, file, "load");
+  LoadDef load;
+  auto positive = [&](const YAML::Node& v, const char* key, std::uint64_t max) {
+    const auto n = as_uint(v, file, std::string("load.") + key, max);
+    if (n == 0) bad_value(v, file, std::string("load.") + key, "at least 1");
+    return static_cast<std::uint32_t>(n);
+  };
+  load.count = positive(r.require("count"), "count", 10'000'000);
+  if (r.has("concurrency")) load.concurrency = positive(r.get("concurrency"), "concurrency", 1024);
+  if (r.has("per_connection"))
+    load.per_connection = positive(r.get("per_connection"), "per_connection", 1'000'000);
+  if (r.has("max_latency_ms"))
+    load.max_latency_ms = as_ms(r.get("max_latency_ms"), file, "load.max_latency_ms");
+  if (r.has("p99_latency_ms"))
+    load.p99_latency_ms = as_ms(r.get("p99_latency_ms"), file, "load.p99_latency_ms");
+  r.finish();
+  if (!spec.client.connection.empty() || spec.client.pipeline)
+    throw ScenarioError(r.mark(),
+                        "load: its connections are its own (per_connection), not "
+                        "client.connection or client.pipeline");
+  return load;
 }
 
 RequestDef read_request(const YAML::Node& node, const std::string& file, std::size_t index) {
@@ -389,6 +452,7 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
   }
   read_client_behaviour(r, req.spec);
   if (r.has("expect")) req.expect = read_expectations(r.get("expect"), file);
+  if (r.has("load")) req.load = read_load(r.get("load"), file, req.spec);
   r.finish();
   return req;
 }
@@ -433,6 +497,7 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
     s.expected_verdict = Verdict::fail;
   }
   if (r.has("parallel")) s.parallel = as_bool(r.get("parallel"), file, "parallel");
+  if (r.has("certify")) s.certify = read_certification(r.get("certify"), file);
   r.get("variants");  // handled by the caller
   if (r.has("topology")) {
     MapReader t(r.get("topology"), file, "topology");

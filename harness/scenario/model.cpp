@@ -47,6 +47,18 @@ int severity(Verdict verdict) {
   return 5;
 }
 
+std::string_view level_name(Certification::Level level) {
+  switch (level) {
+    case Certification::Level::must:
+      return "MUST";
+    case Certification::Level::should:
+      return "SHOULD";
+    case Certification::Level::field:
+      return "FIELD";
+  }
+  return "?";
+}
+
 Verdict worst(Verdict a, Verdict b) {
   return severity(a) >= severity(b) ? a : b;
 }

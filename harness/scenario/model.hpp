@@ -14,6 +14,7 @@
 #include "fake-backends/fake_backend.hpp"
 #include "fake-gateways/fake_gateway.hpp"
 #include "language/source_mark.hpp"
+#include "net/address.hpp"
 #include "probe/probe_contract.hpp"
 #include "scenario/peer_faults.hpp"
 
@@ -87,11 +88,23 @@ struct EventCheck {
       const;  // "backend.connection_closed within 500 ms after backend.end_request_sent"
 };
 
+/// A request sent many times (`load:`): `count` copies, `concurrency` at once, each client
+/// connection carrying `per_connection` of them (keep-alive). Every response is judged by the
+/// request's expectations; the latencies (connect to last byte) are bounded by the limits.
+struct LoadDef {
+  std::uint32_t count = 1;
+  std::uint32_t concurrency = 1;
+  std::uint32_t per_connection = 1;
+  std::optional<std::uint32_t> max_latency_ms;  // no response slower than this
+  std::optional<std::uint32_t> p99_latency_ms;  // the 99th percentile at most this
+};
+
 struct RequestDef {
   std::string name;                        // "r1" unless named
   client::RequestSpec spec;                // what the client sends (target includes the query)
   std::optional<probe::ProbeQuery> probe;  // set when the target's query is a probe query
   std::vector<Expectation> expect;         // the request's own, else the scenario's
+  std::optional<LoadDef> load;             // sent many times (load checks)
   SourceMark mark;
 };
 
@@ -111,9 +124,13 @@ struct GatewayDef {
   bool is_fake() const { return kind == kFakeKind; }
 };
 
+/// "external": a backend already running (certify backend --connect), at `external_address`.
+inline constexpr std::string_view kExternalKind = "external";
+
 /// The backend. As for the gateway, `fake.listen` is chosen by the runner from `transport`.
 struct BackendDef {
   std::string kind = std::string(kFakeKind);
+  std::optional<net::Address> external_address;  // kind external
   enum class Transport { tcp, unix_socket } transport = Transport::tcp;
   fake::BackendConfig fake;
   std::map<std::string, std::string> knobs;
@@ -134,6 +151,19 @@ struct ObserveDef {
   bool backend_syscalls = false;
 };
 
+/// A check of the certification catalogue (scenarios/certify/): what it certifies, keyed to
+/// the specification (h2spec's model: the section, the sentence, the level).
+struct Certification {
+  enum class Level { must, should, field };
+  std::string id;       // "backend/3.3/padding-accepted": party/section/slug
+  std::string party;    // "backend" or "gateway": the implementation it judges
+  std::string section;  // "3.3", "rfc3875-4.1", "rfc9112-6.3", "seed-001", ...
+  Level level = Level::must;
+  std::string requirement;  // quoted briefly, with its source: "... (FastCGI 1.0 §3.3)"
+  std::string bug;          // FIELD: the field bug it comes from (seed 000, lighttpd #2796)
+};
+std::string_view level_name(Certification::Level level);  // "MUST", "SHOULD", "FIELD"
+
 struct Scenario {
   std::string id;       // unique in a run; the file's stem unless `id:` says otherwise
   std::string file;     // as given on the command line / found in a folder
@@ -153,6 +183,7 @@ struct Scenario {
   BackendDef backend;
   std::vector<RequestDef> requests;
   std::vector<EventCheck> checks;
+  std::optional<Certification> certify;  // a check of the certification catalogue
 
   /// "id" or "id[variant]".
   std::string display_name() const { return variant.empty() ? id : id + "[" + variant + "]"; }

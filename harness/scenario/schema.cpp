@@ -136,7 +136,16 @@ json request() {
        {"client", shapes::mapping(client_keys), "the client's behaviour (faults-client.md)"},
        {"expect",
         {"expectations", json{{"type", "array"}, {"items", expectation()}}},
-        "this request's own expectations"}});
+        "this request's own expectations"},
+       {"load",
+        shapes::mapping({{"count", shapes::integer(1, 10'000'000), "how many times"},
+                         {"concurrency", shapes::integer(1, 1024), "at once (default 1)"},
+                         {"per_connection", shapes::integer(1, 1'000'000),
+                          "requests per kept-alive client connection (default 1)"},
+                         {"max_latency_ms", shapes::ms(), "no response slower than this"},
+                         {"p99_latency_ms", shapes::ms(), "the 99th percentile at most this"}},
+                        {"count"}),
+        "send it many times; every response judged (load checks)"}});
 }
 
 json peer_fault_lists() {
@@ -161,8 +170,12 @@ json party(const std::string& role, const std::vector<Key>& fake_keys,
            bool backend) {
   std::vector<std::string> kinds = {"fake", "command"};
   kinds.insert(kinds.end(), real_kinds.begin(), real_kinds.end());
+  if (backend) kinds.emplace_back(scenario::kExternalKind);
   json properties = json::object();
-  properties["kind"] = described(json{{"enum", kinds}}, "fake (default), a real program, command");
+  properties["kind"] =
+      described(json{{"enum", kinds}},
+                backend ? "fake (default), a real program, command, or external (already running)"
+                        : "fake (default), a real program, command");
   if (backend)
     properties["transport"] = described(json{{"enum", {"tcp", "unix"}}}, "tcp (default) or unix");
   std::vector<std::string> fake_names = {"kind"};
@@ -173,7 +186,12 @@ json party(const std::string& role, const std::vector<Key>& fake_keys,
     fake_names.push_back(key.name);
   }
   std::vector<std::string> real_names = {"kind", "knobs", "process_faults", "syscall_faults"};
-  if (backend) real_names.push_back("transport");
+  if (backend) {
+    real_names.push_back("transport");
+    real_names.push_back("address");
+    properties["address"] =
+        described(json{{"type", "string"}}, "kind external: tcp:HOST:PORT, HOST:PORT or unix:PATH");
+  }
   properties["knobs"] = described(
       json{{"type", "object"},
            {"additionalProperties", json{{"type", json::array({"string", "number", "boolean"})}}}},
@@ -252,6 +270,16 @@ nlohmann::json scenario_schema() {
       {"emulates",
        described(json{{"type", "string"}}, "the bug a variant emulates: FAIL expected")},
       {"parallel", described(json{{"type", "boolean"}}, "start all requests together")},
+      {"certify",
+       object_of(
+           {{"id",
+             {"party/section/slug",
+              json{{"type", "string"}, {"pattern", "^(backend|gateway)/[a-z0-9.-]+/[a-z0-9-]+$"}}},
+             "e.g. backend/3.3/padding-accepted"},
+            {"level", shapes::choice({"MUST", "SHOULD", "FIELD"}), ""},
+            {"requirement", shapes::text(), "quoted briefly, with its section"},
+            {"bug", shapes::text(), "the field bug (required for FIELD)"}},
+           {"id", "level", "requirement"})},
       {"observe",
        object_of({{"wire", shapes::boolean(), "capture the run's TCP legs (wire.* events)"},
                   {"syscalls",
