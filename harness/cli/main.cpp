@@ -10,7 +10,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/certify.hpp"
 #include "cli/listings.hpp"
+#include "cli/serve.hpp"
 #include "reports/reports.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
@@ -213,6 +215,112 @@ int main(int argc, char** argv) {
       ->default_str("-");
   schema->footer("Example: fcgi-harness schema -o scenario.schema.json");
 
+  fh::cli::CertifyOptions certify_options;
+  bool certify_list = false;
+  auto* certify = app.add_subcommand(
+      "certify",
+      "certify a FastCGI backend or gateway against the catalogue (scenarios/certify/): one "
+      "check per requirement of FastCGI 1.0, RFC 3875 and RFC 9112, and the field bugs");
+  certify->add_flag("--list", certify_list,
+                    "list the catalogue's checks (id, level, requirement) and exit");
+  bool certify_markdown = false;
+  certify->add_flag("--markdown", certify_markdown, "with --list: as a Markdown table");
+  certify->add_option("--catalogue", certify_options.catalogue,
+                      "the catalogue's folder (default: the built-in one)");
+  auto* certify_backend = certify->add_subcommand(
+      "backend", "certify a backend; the fake gateway drives it (with --personality)");
+  auto* certify_gateway = certify->add_subcommand(
+      "gateway", "certify a gateway; the fake backend answers it (with each check's faults)");
+  certify_backend
+      ->add_option("--spawn", certify_options.spawn,
+                   "start it with this command line; {addr} is where it must listen "
+                   "(127.0.0.1:PORT or unix:/PATH; also {host} {port} {path})")
+      ->excludes(certify_backend->add_option(
+          "--connect", certify_options.connect,
+          "it is already running at tcp:HOST:PORT, HOST:PORT or unix:PATH"));
+  certify_backend->add_option("--adapter", certify_options.adapter,
+                              "a real backend the harness has an adapter for (list --peers)");
+  certify_backend->add_option("--knob", certify_options.knobs, "K=V for the adapter (repeatable)");
+  certify_backend
+      ->add_option("--transport", certify_options.transport,
+                   "with --spawn or --adapter: where it listens: tcp, unix or both")
+      ->check(CLI::IsMember({"tcp", "unix", "both"}));
+  certify_backend->add_option("--personality", certify_options.personality,
+                              "the fake gateway's: plain (default), nginx, apache, lighttpd, "
+                              "haproxy, caddy, or all (each check once per personality)");
+  certify_gateway->add_option("--adapter", certify_options.adapter,
+                              "a real gateway the harness has an adapter for (list --peers)");
+  certify_gateway->add_option("--knob", certify_options.knobs, "K=V for the adapter (repeatable)");
+  certify_gateway->add_option(
+      "--spawn", certify_options.spawn,
+      "start it with this command line ({http_port}, {backend_addr}, {config}, {run_dir})");
+  certify_gateway->add_option("--config", certify_options.config,
+                              "with --spawn: a config template rendered with the same "
+                              "placeholders, as {config}");
+  certify_gateway->add_option("--ready-path", certify_options.ready_path,
+                              "with --spawn: the path polled until it answers (default /)");
+  for (auto* sub : {certify_backend, certify_gateway}) {
+    sub->add_option("--cases", certify_options.cases,
+                    "only the checks whose id matches this glob (repeatable)");
+    sub->add_option("--exclude", certify_options.exclude,
+                    "not the checks whose id matches this glob (repeatable)");
+    sub->add_flag("--strict", certify_options.strict, "NON-STRICT fails the certification too");
+    sub->add_option("--repeat", certify_options.repeat, "run each check N times (timing races)")
+        ->check(CLI::Range(1, 100000));
+    sub->add_option("--json", certify_options.json, "write the JSON result to FILE ('-': stdout)");
+    sub->add_option("--junit", certify_options.junit, "write JUnit XML to FILE");
+    sub->add_option("--artifacts", certify_options.artifacts,
+                    "where the evidence of failed checks goes")
+        ->default_str("fcgi-harness-artifacts");
+    sub->add_option("--keep", certify_options.keep, "failures, all or none")
+        ->check(CLI::IsMember({"failures", "all", "none"}));
+  }
+  certify->footer(
+      "Examples:\n"
+      "  fcgi-harness certify --list\n"
+      "  fcgi-harness certify backend --spawn 'python3 app.py {addr}' --personality all\n"
+      "  fcgi-harness certify backend --adapter php-fpm --transport both\n"
+      "  fcgi-harness certify backend --connect unix:/run/app.sock --cases 'backend/5.*'\n"
+      "  fcgi-harness certify gateway --adapter nginx --knob fastcgi_buffering=off\n"
+      "  fcgi-harness certify gateway --spawn './gw --port {http_port} --fcgi {backend_addr}'\n"
+      "Exit status: 0 when no check FAILed or ERRORed (NON-STRICT too with --strict), 1 when "
+      "one did, 2 for usage errors.");
+
+  fh::cli::ServeOptions serve_options;
+  auto* serve = app.add_subcommand(
+      "serve", "run an embedded fake as a standalone server (until Ctrl-C or SIGTERM)");
+  serve->require_subcommand(1);
+  auto* serve_backend = serve->add_subcommand(
+      "backend", "the fake FastCGI backend (the probe app), with a scenario's backend keys");
+  auto* serve_gateway = serve->add_subcommand(
+      "gateway", "the fake HTTP -> FastCGI gateway, with a scenario's gateway keys");
+  for (auto* sub : {serve_backend, serve_gateway}) {
+    sub->add_option("--listen", serve_options.listen,
+                    sub == serve_backend ? "HOST:PORT, tcp:HOST:PORT or unix:PATH"
+                                         : "HOST:PORT or tcp:HOST:PORT")
+        ->required();
+    sub->add_option("--config", serve_options.config,
+                    "a YAML file of its keys (those of topology.backend / topology.gateway, "
+                    "kind fake: docs/faults-*.md, fcgi-harness list --faults)");
+    sub->add_option("--set", serve_options.set,
+                    "YAML keys merged over the file (repeatable), e.g. --set 'faults: [{at: "
+                    "params_complete, do: close}]'");
+    sub->add_option("--events", serve_options.events,
+                    "write every event as a JSON line to FILE ('-': stdout)");
+  }
+  serve_gateway
+      ->add_option("--backend", serve_options.backend,
+                   "the FastCGI backend: HOST:PORT, tcp:HOST:PORT or unix:PATH")
+      ->required();
+  serve_gateway->add_option("--document-root", serve_options.document_root,
+                            "SCRIPT_FILENAME = this + the request path (default /srv/probe)");
+  serve->footer(
+      "Examples:\n"
+      "  fcgi-harness serve backend --listen 127.0.0.1:9000 --events -\n"
+      "  fcgi-harness serve backend --listen unix:/tmp/fake.sock --set 'record_size: 1000'\n"
+      "  fcgi-harness serve gateway --listen 127.0.0.1:8080 --backend 127.0.0.1:9000 \\\n"
+      "      --set 'personality: nginx'");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -231,6 +339,24 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
 
+  if (certify->parsed()) {
+    certify_options.verbose = verbose;
+    if (certify_list) {
+      const std::string party = certify_backend->parsed()   ? "backend"
+                                : certify_gateway->parsed() ? "gateway"
+                                                            : "";
+      return fh::cli::list_catalogue(party, certify_options.catalogue, certify_markdown, std::cout,
+                                     std::cerr);
+    }
+    if (!certify_backend->parsed() && !certify_gateway->parsed()) {
+      std::cerr << "error: certify backend|gateway (or certify --list); see certify --help\n";
+      return kExitUsage;
+    }
+    certify_options.party = certify_backend->parsed() ? "backend" : "gateway";
+    return fh::cli::certify(certify_options, std::cout, std::cerr);
+  }
+  if (serve_backend->parsed()) return fh::cli::serve_backend(serve_options, std::cerr);
+  if (serve_gateway->parsed()) return fh::cli::serve_gateway(serve_options, std::cerr);
   if (schema->parsed()) {
     try {
       fh::reports::write_text_file(schema_out, fh::scenario::scenario_schema().dump(2) + "\n");
