@@ -12,6 +12,8 @@ packages=(
   # backends: php-fpm -> php8.2-fpm (php-fpm8.2), php-cgi -> php8.2-cgi (php-cgi8.2)
   php-fpm php-cgi uwsgi uwsgi-plugin-python3 fcgiwrap spawn-fcgi
   libfcgi-dev libfcgi-bin libfcgi-perl golang-go
+  # a FastCGI backend the harness has no adapter for (certified as a command line)
+  node-fastcgi
   # observers
   tcpdump strace tshark
 )

@@ -227,6 +227,17 @@ int main(int argc, char** argv) {
   certify->add_flag("--markdown", certify_markdown, "with --list: as a Markdown table");
   certify->add_option("--catalogue", certify_options.catalogue,
                       "the catalogue's folder (default: the built-in one)");
+  // Before the subcommands: CLI11 gives a subcommand its parent's footer when it is made.
+  certify->footer(
+      "Examples:\n"
+      "  fcgi-harness certify --list\n"
+      "  fcgi-harness certify backend --spawn 'python3 app.py {addr}' --personality all\n"
+      "  fcgi-harness certify backend --adapter php-fpm --transport both\n"
+      "  fcgi-harness certify backend --connect unix:/run/app.sock --cases 'backend/5.*'\n"
+      "  fcgi-harness certify gateway --adapter nginx --knob fastcgi_buffering=off\n"
+      "  fcgi-harness certify gateway --spawn './gw --port {http_port} --fcgi {backend_addr}'\n"
+      "Exit status: 0 when no check FAILed or ERRORed (NON-STRICT too with --strict), 1 when "
+      "one did, 2 for usage errors.");
   auto* certify_backend = certify->add_subcommand(
       "backend", "certify a backend; the fake gateway drives it (with --personality)");
   auto* certify_gateway = certify->add_subcommand(
@@ -275,21 +286,17 @@ int main(int argc, char** argv) {
     sub->add_option("--keep", certify_options.keep, "failures, all or none")
         ->check(CLI::IsMember({"failures", "all", "none"}));
   }
-  certify->footer(
-      "Examples:\n"
-      "  fcgi-harness certify --list\n"
-      "  fcgi-harness certify backend --spawn 'python3 app.py {addr}' --personality all\n"
-      "  fcgi-harness certify backend --adapter php-fpm --transport both\n"
-      "  fcgi-harness certify backend --connect unix:/run/app.sock --cases 'backend/5.*'\n"
-      "  fcgi-harness certify gateway --adapter nginx --knob fastcgi_buffering=off\n"
-      "  fcgi-harness certify gateway --spawn './gw --port {http_port} --fcgi {backend_addr}'\n"
-      "Exit status: 0 when no check FAILed or ERRORed (NON-STRICT too with --strict), 1 when "
-      "one did, 2 for usage errors.");
 
   fh::cli::ServeOptions serve_options;
   auto* serve = app.add_subcommand(
       "serve", "run an embedded fake as a standalone server (until Ctrl-C or SIGTERM)");
   serve->require_subcommand(1);
+  serve->footer(
+      "Examples:\n"
+      "  fcgi-harness serve backend --listen 127.0.0.1:9000 --events -\n"
+      "  fcgi-harness serve backend --listen unix:/tmp/fake.sock --set 'record_size: 1000'\n"
+      "  fcgi-harness serve gateway --listen 127.0.0.1:8080 --backend 127.0.0.1:9000 \\\n"
+      "      --set 'personality: nginx'");
   auto* serve_backend = serve->add_subcommand(
       "backend", "the fake FastCGI backend (the probe app), with a scenario's backend keys");
   auto* serve_gateway = serve->add_subcommand(
@@ -314,12 +321,6 @@ int main(int argc, char** argv) {
       ->required();
   serve_gateway->add_option("--document-root", serve_options.document_root,
                             "SCRIPT_FILENAME = this + the request path (default /srv/probe)");
-  serve->footer(
-      "Examples:\n"
-      "  fcgi-harness serve backend --listen 127.0.0.1:9000 --events -\n"
-      "  fcgi-harness serve backend --listen unix:/tmp/fake.sock --set 'record_size: 1000'\n"
-      "  fcgi-harness serve gateway --listen 127.0.0.1:8080 --backend 127.0.0.1:9000 \\\n"
-      "      --set 'personality: nginx'");
 
   try {
     app.parse(argc, argv);
