@@ -36,6 +36,8 @@ using RequestParser = http::request_parser<http::buffer_body>;
 constexpr std::size_t kIoSize = 64 * 1024;
 constexpr std::size_t kIdleBackendLimit = 4;
 constexpr std::size_t kMinimalBuffer = 64 * 1024;  // stream_response_body 2: unsent limit
+/// END_REQUEST this long after the last STDOUT record is `gateway.end_request_late`.
+constexpr std::chrono::milliseconds kEndRequestLate{500};
 
 /// A backend connection; kept ones (FCGI_KEEP_CONN) go back to the pool between requests.
 struct BackendConn {
@@ -198,6 +200,7 @@ class ResponseRelay {
   asio::awaitable<bool> client_caught_up();
   asio::awaitable<bool> on_record(const fcgi::Record& record);
   asio::awaitable<bool> on_stdout(std::string_view data);
+  void note_end_request_lag();
   std::string response_head(const cgi::ResponseHead& cgi_head);
   std::string frame_body(std::string_view data, std::string prefix);
   asio::awaitable<bool> relay_body(std::string_view data, std::string prefix);
@@ -213,7 +216,9 @@ class ResponseRelay {
   Phase phase_ = Phase::reading;
   Head head_ = Head::none;
   bool end_request_seen_ = false;
-  bool stdout_ended_ = false;    // the empty STDOUT record came (§3.3)
+  bool stdout_ended_ = false;  // the empty STDOUT record came (§3.3)
+  /// When the last STDOUT record (data or the empty one) was read: END_REQUEST's lag.
+  std::optional<Clock::time_point> last_stdout_at_;
   bool backend_failed_ = false;  // closed or broke before END_REQUEST
   cgi::ResponseHeadParser head_parser_;
   int head_status_ = 0;

@@ -243,6 +243,14 @@ inline constexpr EventDecl stdout_unterminated{
     "END_REQUEST came before the empty STDOUT record that ends the stream (§3.3)",
     "",
     ""};
+inline constexpr EventDecl end_request_late{
+    "gateway",
+    "end_request_late",
+    Source::fake_gateway,
+    "END_REQUEST came 500 ms or more after the response's last STDOUT record (the empty one, or "
+    "the last with data when the backend omits it; §5.5)",
+    "the lag in ms",
+    "the lag"};
 inline constexpr EventDecl multiplex_claim_broken{
     "gateway",
     "multiplex_claim_broken",

@@ -136,6 +136,7 @@ asio::awaitable<bool> ResponseRelay::on_record(const fcgi::Record& record) {
   }
   // if-chains, not switch: g++ 12 mishandles locals of case blocks in coroutines.
   if (record.is(fcgi::RecordType::Stdout)) {
+    last_stdout_at_ = Clock::now();
     if (record.content.empty()) {  // §3.3 stream end; END_REQUEST follows
       if (!stdout_ended_) x_.note(ev::stdout_terminator_received);
       stdout_ended_ = true;
@@ -157,6 +158,7 @@ asio::awaitable<bool> ResponseRelay::on_record(const fcgi::Record& record) {
     const fcgi::EndRequestBody end = body.value();
     end_request_seen_ = true;
     if (!stdout_ended_) x_.note(ev::stdout_unterminated);
+    note_end_request_lag();
     x_.note(ev::end_request_received,
             "app_status=" + std::to_string(end.app_status) +
                 " protocol_status=" + std::string(fcgi::protocol_status_name(end.protocol_status)),
@@ -165,6 +167,19 @@ asio::awaitable<bool> ResponseRelay::on_record(const fcgi::Record& record) {
   }
   x_.note(ev::backend_record_ignored, fcgi::type_name(record.type));
   co_return true;
+}
+
+// §5.5: END_REQUEST terminates the request; a gateway waits for it before the response (and
+// a pooled connection) is complete, so a lag after the response's last STDOUT record is
+// visible to the client. Measured from the last STDOUT record, the empty one or, for a
+// backend that omits it, the last with data.
+void ResponseRelay::note_end_request_lag() {
+  if (!last_stdout_at_) return;
+  const auto lag =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *last_stdout_at_);
+  if (lag >= kEndRequestLate)
+    x_.note(ev::end_request_late, std::to_string(lag.count()) + " ms after the last STDOUT record",
+            static_cast<std::uint64_t>(lag.count()));
 }
 
 asio::awaitable<bool> ResponseRelay::on_stdout(std::string_view data) {

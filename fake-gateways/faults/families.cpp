@@ -152,6 +152,7 @@ const events::EventList& gateway_events::all() {
                                          &unknown_type_received,
                                          &multiplex_claim_broken,
                                          &stdout_unterminated,
+                                         &end_request_late,
                                          &stdout_terminator_received};
   return list;
 }
