@@ -4,7 +4,7 @@
 # cannot proxy itself (real-peers.md §2), so this relays each accepted connection byte for byte
 # to the upstream given as argv[1] ("127.0.0.1:9000", "[::1]:9000" or "unix:/path"). A FIN
 # is passed on as a half-close and an RST as an RST, so the backend's faults reach mod_fcgid.
-import socket, struct, sys, threading
+import select, socket, struct, sys, threading
 
 
 def connect(addr):
@@ -19,34 +19,46 @@ def connect(addr):
     return s
 
 
-def pump(src, dst, done):
+def reset(sock):
+    """RST for RST: SO_LINGER 0, then close."""
     try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                dst.shutdown(socket.SHUT_WR)
-                break
-            dst.sendall(data)
-    except ConnectionResetError:
-        # RST for RST: SO_LINGER 0, then close.
-        dst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        dst.close()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     except OSError:
         pass
-    done.release()
+    sock.close()
 
 
 def serve(conn, upstream):
+    # One thread per connection pair, both directions in one select loop: a close here takes
+    # effect at once (with a thread per direction, a recv blocked in the other thread kept the
+    # socket open, so a backend's RST reached mod_fcgid only at its own timeout).
     try:
         up = connect(upstream)
     except OSError:
-        conn.close()
+        reset(conn)
         return
-    done = threading.Semaphore(0)
-    threading.Thread(target=pump, args=(conn, up, done), daemon=True).start()
-    threading.Thread(target=pump, args=(up, conn, done), daemon=True).start()
-    done.acquire()
-    done.acquire()
+    peer = {conn: up, up: conn}
+    open_reads = {conn, up}
+    try:
+        while open_reads:
+            ready, _, _ = select.select(list(open_reads), [], [])
+            for src in ready:
+                try:
+                    data = src.recv(65536)
+                except ConnectionResetError:
+                    reset(peer[src])
+                    src.close()
+                    return
+                if data:
+                    peer[src].sendall(data)
+                else:  # FIN: pass it on as a half-close
+                    open_reads.discard(src)
+                    try:
+                        peer[src].shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+    except OSError:
+        pass
     up.close()
     conn.close()
 
