@@ -35,6 +35,7 @@ json request_json(const runner::RequestResult& r) {
     for (const auto& [v, n] : load->verdicts) verdicts[std::string(scenario::verdict_name(v))] = n;
     out["load"] = {{"started", load->started},
                    {"finished", load->finished},
+                   {"retried", load->retried},
                    {"verdicts", verdicts},
                    {"latency_ms",
                     {{"p50", load->percentile(0.50)},

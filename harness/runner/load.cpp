@@ -38,6 +38,9 @@ std::string LoadResult::summary(const scenario::LoadDef& load) const {
   }
   if (finished < load.count)
     out += (first ? "" : ", ") + std::to_string(load.count - finished) + " unfinished";
+  if (retried > 0)
+    out += " (" + std::to_string(retried) +
+           " sent again after the server closed an idle kept-alive connection)";
   char latency[128];
   std::snprintf(latency, sizeof latency, "; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                 percentile(0.50), percentile(0.99), percentile(1.0));
@@ -70,6 +73,40 @@ void judge_one(LoadState& st, const client::Exchange& x, std::uint32_t number) {
   r.last_exchange.body_prefix.clear();
 }
 
+// Nothing came back on a connection that had already served a request: the server closed an
+// idle kept-alive connection as the next request went out, which RFC 9112 §9.3.1 allows
+// ("a client ... MAY automatically retry" an idempotent request then). Not a lost response.
+bool closed_while_idle(const client::Exchange& x) {
+  return x.outcome == client::Outcome::closed_before_response && !x.first_byte_ms;
+}
+
+// Requests first+1 .. first+n on kept-alive connections: the first request on a connection
+// is always judged; one that the server's close of an idle connection cut off is sent again
+// on a new connection, and counted as retried.
+asio::awaitable<void> send_on_connections(std::shared_ptr<LoadState> st, std::uint32_t first,
+                                          std::uint32_t n) {
+  std::uint32_t judged = 0;
+  while (judged < n) {
+    const std::uint32_t left = n - judged;
+    std::vector<client::Exchange> exchanges(left);
+    if (left == 1) {
+      co_await client::exchange(st->gateway, st->request.spec, exchanges[0]);
+    } else {
+      std::vector<client::ConnectionRequest> requests;
+      for (std::uint32_t i = 0; i < left; ++i)
+        requests.push_back({st->request.spec, &exchanges[i], first + judged + i + 1});
+      co_await client::exchange_connection(st->gateway, std::move(requests));
+    }
+    std::uint32_t i = 0;
+    for (; i < left; ++i) {
+      if (i > 0 && closed_while_idle(exchanges[i])) break;
+      judge_one(*st, exchanges[i], first + judged + i + 1);
+    }
+    if (i < left) st->result.retried += left - i;
+    judged += i;
+  }
+}
+
 // One worker: a connection's worth of requests at a time until none are left.
 asio::awaitable<void> worker(std::shared_ptr<LoadState> st) {
   const auto& load = *st->request.load;
@@ -78,16 +115,7 @@ asio::awaitable<void> worker(std::shared_ptr<LoadState> st) {
     const auto n = std::min(load.per_connection, load.count - first);
     st->next += n;
     st->result.started += n;
-    std::vector<client::Exchange> exchanges(n);
-    if (n == 1) {
-      co_await client::exchange(st->gateway, st->request.spec, exchanges[0]);
-    } else {
-      std::vector<client::ConnectionRequest> requests;
-      for (std::uint32_t i = 0; i < n; ++i)
-        requests.push_back({st->request.spec, &exchanges[i], first + i + 1});
-      co_await client::exchange_connection(st->gateway, std::move(requests));
-    }
-    for (std::uint32_t i = 0; i < n; ++i) judge_one(*st, exchanges[i], first + i + 1);
+    co_await send_on_connections(st, first, n);
   }
 }
 

@@ -21,6 +21,9 @@ namespace fh::runner {
 struct LoadResult {
   std::uint32_t started = 0;   // requests written (or being written)
   std::uint32_t finished = 0;  // responses judged
+  /// Requests sent again on a new connection because the server closed an idle kept-alive
+  /// connection as they went out (RFC 9112 §9.3.1): not lost, but shown.
+  std::uint32_t retried = 0;
   std::map<scenario::Verdict, std::uint32_t> verdicts;
   std::vector<double> latency_ms;  // per finished request: connect (when new) to last byte
   /// The first response that was not PASS or INFORMATIONAL: its number (1-based), the
