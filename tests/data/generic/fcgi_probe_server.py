@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-# A FastCGI 1.0 responder written for the generic-backend test: the part of the probe-app
-# contract the test uses (size=N pattern, echo=1, status=NNN; README "The probe-app contract").
-# Framing by hand, standard library only. Usage: fcgi_probe_server.py 127.0.0.1:PORT | unix:/path
-import http, os, socket, struct, sys, threading, urllib.parse
+# A FastCGI 1.0 responder written by hand (standard library only) for the generic-backend tests
+# and as the example of certifying a backend the harness has no adapter for: the whole
+# probe-app contract (README "The probe-app contract"), but only as much of FastCGI as a
+# quick implementation has (no FCGI_UNKNOWN_TYPE, no FCGI_UNKNOWN_ROLE, ABORT_REQUEST only
+# before the response): `certify backend --spawn` says what that costs.
+# Usage: fcgi_probe_server.py 127.0.0.1:PORT | unix:/path
+import hashlib, http, os, socket, struct, sys, threading, time, urllib.parse
 
-BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, GET_VALUES, GET_VALUES_RESULT = 1, 2, 3, 4, 5, 6, 9, 10
+BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, GET_VALUES, GET_VALUES_RESULT = 1, 2, 3, 4, 5, 6, 7, 9, 10
 
 
 def read_exact(conn, n):
@@ -39,23 +42,33 @@ def name_values(data):
 
 
 def respond(conn, rid, params, body, keep):
-    q = urllib.parse.parse_qs(params.get("QUERY_STRING", ""))
-    status = int(q.get("status", ["200"])[0])
-    if "size" in q:
-        n = int(q["size"][0])
-        payload = (b"0123456789abcdef" * (n // 16 + 1))[:n]
-    elif q.get("echo") == ["1"]:
-        payload = body
+    q = {k: v[0] for k, v in urllib.parse.parse_qs(params.get("QUERY_STRING", "")).items()}
+    status = int(q.get("status", "200"))
+    if "size" in q:  # the pattern, made piece by piece (a 1 GiB response is never in memory)
+        total = int(q["size"])
+        pattern = b"0123456789abcdef" * 4097
+        piece_of = lambda at, n: pattern[at % 16:at % 16 + n]
     else:
-        payload = "".join(f"{k}={v}\n" for k, v in sorted(params.items())).encode()
+        if q.get("echo") != "1":  # the listing: every parameter, then the stdin digest
+            body = ("".join(f"{k}={v}\n" for k, v in sorted(params.items())) +
+                    f"STDIN-BYTES={len(body)}\nSTDIN-SHA256={hashlib.sha256(body).hexdigest()}\n"
+                    ).encode()
+        total, piece_of = len(body), lambda at, n: body[at:at + n]
+    time.sleep(int(q.get("first_byte_ms", "0")) / 1000)
+    if "stderr" in q:
+        conn.sendall(record(STDERR, rid, b"E" * int(q["stderr"])) + record(STDERR, rid))
     # RFC 3875 §6.3.3: the reason phrase is part of Status (nginx relays it as is).
     head = (f"Status: {status} {http.HTTPStatus(status).phrase}\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode()
-    out, data = [], head + payload
-    for off in range(0, len(data), 65535):
-        out.append(record(STDOUT, rid, data[off:off + 65535]))
-    out.append(record(STDOUT, rid) + record(END, rid, struct.pack(">IB3x", 0, 0)))
-    conn.sendall(b"".join(out))
+    conn.sendall(record(STDOUT, rid, head))
+    step, delay = int(q.get("chunk", "0")) or 65535, int(q.get("delay_ms", "0")) / 1000
+    for at in range(0, total, step):
+        piece = piece_of(at, min(step, total - at))
+        for off in range(0, len(piece), 65535):
+            conn.sendall(record(STDOUT, rid, piece[off:off + 65535]))
+        if delay:
+            time.sleep(delay)
+    conn.sendall(record(STDOUT, rid) + record(END, rid, struct.pack(">IB3x", 0, 0)))
     return keep
 
 

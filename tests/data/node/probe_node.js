@@ -2,7 +2,11 @@
 // implementation in JavaScript (Debian: node-fastcgi), to certify it as a backend the
 // harness has no adapter for:  fcgi-harness certify backend --spawn 'node probe_node.js {addr}'
 'use strict';
-const fcgi = require('/usr/share/nodejs/node-fastcgi');
+// Debian installs node modules in /usr/share/nodejs, which only Debian's own nodejs searches
+// (a nodesource nodejs does not): say it here, so any nodejs finds node-fastcgi's dependencies.
+process.env.NODE_PATH = ['/usr/share/nodejs', process.env.NODE_PATH].filter(Boolean).join(':');
+require('module').Module._initPaths();
+const fcgi = require('node-fastcgi');
 const crypto = require('crypto');
 const BLOCK = Buffer.from('0123456789abcdef'.repeat(4097));  // 64 KiB + 16: any offset
 
