@@ -41,12 +41,13 @@ def name_values(data):
     return out
 
 
-def respond(conn, rid, params, body, keep):
+def respond(conn, rid, params, body):
     q = {k: v[0] for k, v in urllib.parse.parse_qs(params.get("QUERY_STRING", "")).items()}
     status = int(q.get("status", "200"))
+    step = int(q.get("chunk", "0")) or 65535
     if "size" in q:  # the pattern, made piece by piece (a 1 GiB response is never in memory)
         total = int(q["size"])
-        pattern = b"0123456789abcdef" * 4097
+        pattern = b"0123456789abcdef" * (step // 16 + 2)  # any offset, a whole piece
         piece_of = lambda at, n: pattern[at % 16:at % 16 + n]
     else:
         if q.get("echo") != "1":  # the listing: every parameter, then the stdin digest
@@ -61,7 +62,7 @@ def respond(conn, rid, params, body, keep):
     head = (f"Status: {status} {http.HTTPStatus(status).phrase}\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode()
     conn.sendall(record(STDOUT, rid, head))
-    step, delay = int(q.get("chunk", "0")) or 65535, int(q.get("delay_ms", "0")) / 1000
+    delay = int(q.get("delay_ms", "0")) / 1000
     for at in range(0, total, step):
         piece = piece_of(at, min(step, total - at))
         for off in range(0, len(piece), 65535):
@@ -69,7 +70,6 @@ def respond(conn, rid, params, body, keep):
         if delay:
             time.sleep(delay)
     conn.sendall(record(STDOUT, rid) + record(END, rid, struct.pack(">IB3x", 0, 0)))
-    return keep
 
 
 def serve(conn):
@@ -84,13 +84,25 @@ def serve(conn):
             elif rtype == GET_VALUES:
                 conn.sendall(record(GET_VALUES_RESULT, 0, b"\x0f\x01FCGI_MPXS_CONNS0"))
             elif rtype == PARAMS and rid in requests:
-                requests[rid]["params"] += content
+                r = requests[rid]
+                r["params"] += content
+                # size=N answers without reading the body (the probe contract): at once.
+                if not content and "size" in urllib.parse.parse_qs(
+                        name_values(r["params"]).get("QUERY_STRING", "")):
+                    r["answered"] = True
+                    respond(conn, rid, name_values(r["params"]), b"")
             elif rtype == STDIN and rid in requests:
+                r = requests[rid]
                 if content:
-                    requests[rid]["stdin"] += content
+                    if not r.get("answered"):
+                        r["stdin"] += content
                     continue
-                r = requests.pop(rid)
-                if not respond(conn, rid, name_values(r["params"]), r["stdin"], r["keep"]):
+                # The end of STDIN: answer now, or, answered already, the body has been read
+                # to its end (no RST over unread input) and the request is over.
+                requests.pop(rid)
+                if not r.get("answered"):
+                    respond(conn, rid, name_values(r["params"]), r["stdin"])
+                if not r["keep"]:
                     break
             elif rtype == ABORT and rid in requests:
                 requests.pop(rid)

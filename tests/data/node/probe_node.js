@@ -8,16 +8,17 @@ process.env.NODE_PATH = ['/usr/share/nodejs', process.env.NODE_PATH].filter(Bool
 require('module').Module._initPaths();
 const fcgi = require('node-fastcgi');
 const crypto = require('crypto');
-const BLOCK = Buffer.from('0123456789abcdef'.repeat(4097));  // 64 KiB + 16: any offset
 
 fcgi.createServer((req, res) => {
   const q = Object.fromEntries(new URLSearchParams(req.cgiParams.QUERY_STRING || ''));
   const delay = Number(q.delay_ms || 0);
+  const piece = Number(q.chunk || 0) || 65536;
+  // The pattern for a piece at any offset: a piece and 16 bytes.
+  const block = Buffer.from('0123456789abcdef'.repeat(Math.ceil(piece / 16) + 1));
   // Writes `total` bytes, `bytesAt(offset, n)` giving each piece, `chunk` bytes at a time.
   const answer = (total, bytesAt) => {
     if (q.stderr) process.stderr.write('E'.repeat(Number(q.stderr)));
     res.writeHead(Number(q.status || 200), {'Content-Type': 'application/octet-stream'});
-    const piece = Number(q.chunk || 0) || 65536;
     let at = 0;
     const next = () => {
       while (at < total) {
@@ -32,7 +33,7 @@ fcgi.createServer((req, res) => {
     setTimeout(next, Number(q.first_byte_ms || 0));
   };
   if (q.size !== undefined)  // size=N: the pattern, the body not read
-    return answer(Number(q.size), (at, n) => BLOCK.subarray(at % 16, at % 16 + n));
+    return answer(Number(q.size), (at, n) => block.subarray(at % 16, at % 16 + n));
   const stdin = [];
   req.on('data', (d) => stdin.push(d));
   req.on('end', () => {
