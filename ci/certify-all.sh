@@ -30,12 +30,12 @@ certify backend-node backend --spawn "node $PWD/tests/data/node/probe_node.js {a
   --transport both
 # Gateways: timeouts shortened where the adapter has a knob, so the silent-backend check
 # measures the configured timeout instead of a 60 s default.
-certify gateway-nginx gateway --adapter nginx --knob fastcgi_read_timeout=5s
-certify gateway-lighttpd gateway --adapter lighttpd
-certify gateway-apache gateway --adapter apache --knob timeout=5
-certify gateway-apache-fcgid gateway --adapter apache-fcgid
-certify gateway-h2o gateway --adapter h2o --knob fastcgi.timeout.io=5000
-certify gateway-haproxy gateway --adapter haproxy
-certify gateway-caddy gateway --adapter caddy
+certify gateway-nginx gateway --adapter nginx --knob fastcgi_read_timeout=5s --transport both
+certify gateway-lighttpd gateway --adapter lighttpd --transport both
+certify gateway-apache gateway --adapter apache --knob timeout=5 --transport both
+certify gateway-apache-fcgid gateway --adapter apache-fcgid --transport both
+certify gateway-h2o gateway --adapter h2o --knob fastcgi.timeout.io=5000 --transport both
+certify gateway-haproxy gateway --adapter haproxy --transport both
+certify gateway-caddy gateway --adapter caddy --transport both
 python3 ci/certify-summary.py "$out"/*.json
 exit $status

@@ -127,6 +127,13 @@ Overrides overrides_of(const CertifyOptions& o) {
         "or --spawn 'COMMAND with {http_port} and {backend_addr}'";
     return out;
   }
+  // Where the fake backend listens, so the gateway's unix-socket upstream is certified too.
+  if (o.transport == "both") {
+    for (const std::string t : {"tcp", "unix"})
+      out.options.matrix.emplace_back(t, "topology: {backend: {transport: " + t + "}}");
+  } else {
+    set.push_back("topology: {backend: {transport: " + o.transport + "}}");
+  }
   if (!o.adapter.empty()) {
     std::string knobs;
     if (!knobs_yaml(o.knobs, knobs, out.error)) return out;

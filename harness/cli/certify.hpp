@@ -18,7 +18,7 @@ struct CertifyOptions {
   // backend
   std::string spawn;    // a command line with {addr} (backend) / {http_port} {backend_addr}
   std::string connect;  // tcp:HOST:PORT | HOST:PORT | unix:PATH: already running
-  std::string transport = "tcp";      // tcp | unix | both (backend --spawn)
+  std::string transport = "tcp";      // tcp | unix | both: where the backend listens
   std::string personality = "plain";  // the fake gateway's: plain|nginx|...|all
   // gateway
   std::string adapter;             // a real gateway's kind (list --peers)

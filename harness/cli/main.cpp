@@ -259,6 +259,11 @@ int main(int argc, char** argv) {
   certify_backend->add_option("--personality", certify_options.personality,
                               "the fake gateway's: plain (default), nginx, apache, lighttpd, "
                               "haproxy, caddy, or all (each check once per personality)");
+  certify_gateway
+      ->add_option("--transport", certify_options.transport,
+                   "where the fake backend listens, so where the gateway connects: tcp, unix "
+                   "or both (each check once per transport)")
+      ->check(CLI::IsMember({"tcp", "unix", "both"}));
   certify_gateway->add_option("--adapter", certify_options.adapter,
                               "a real gateway the harness has an adapter for (list --peers)");
   certify_gateway->add_option("--knob", certify_options.knobs, "K=V for the adapter (repeatable)");
