@@ -232,3 +232,24 @@ TEST(EventChecks, CountWithinBeforeAndValue) {
   EXPECT_EQ(never.verdict, Verdict::fail);
   EXPECT_NE(never.reason.find("not seen after"), std::string::npos) << never.reason;
 }
+
+TEST(EventChecks, IfAfterHappenedJudgesOnlyWhenTheAnchorCame) {
+  const std::vector<events::Event> log = {
+      event_at(2, "gateway", "end_request_received"),
+      event_at(1500, "gateway", "backend_closed"),
+  };
+  auto judge = [&](const std::string& yaml) { return runner::judge_check(check_from(yaml), log); };
+  // The anchor never came: no violation with if_after_happened, a FAIL without it.
+  const std::string no_anchor =
+      "that: gateway.backend_closed, after: gateway.abort_request_sent, within_ms: 1000";
+  EXPECT_EQ(judge("  - {" + no_anchor + ", if_after_happened: true}\n").verdict, Verdict::pass);
+  EXPECT_EQ(judge("  - {" + no_anchor + "}\n").verdict, Verdict::fail);
+  // The anchor came: judged as any within-check (1498 ms > 1000 ms).
+  auto late = judge(
+      "  - {that: gateway.backend_closed, after: gateway.end_request_received, within_ms: 1000, "
+      "if_after_happened: true}\n");
+  EXPECT_EQ(late.verdict, Verdict::fail);
+  EXPECT_NE(late.reason.find("came 1498.0 ms after"), std::string::npos) << late.reason;
+  EXPECT_THROW(check_from("  - {that: gateway.backend_closed, if_after_happened: true}\n"),
+               scenario::ScenarioError);
+}

@@ -166,6 +166,11 @@ EventCheck read_check(const YAML::Node& node, const std::string& file) {
     c.after = read_event_name(r.get("after"), file, "after", names);
     c.within_ms = as_ms(r.get("within_ms"), file, "within_ms");
   }
+  if (r.has("if_after_happened")) {
+    if (!c.after)
+      throw ScenarioError(r.mark(), "check: 'if_after_happened' needs 'after' and 'within_ms'");
+    c.if_after_happened = as_bool(r.get("if_after_happened"), file, "if_after_happened");
+  }
   if (r.has("before")) c.before = read_event_name(r.get("before"), file, "before", names);
   if (r.has("value_equals"))
     c.value_equals = read_event_name(r.get("value_equals"), file, "value_equals", names);

@@ -65,12 +65,15 @@ struct Expectation {
 /// A check over the run's events (the bus log): what the fakes and the client saw and did.
 /// All constraints given must hold; a violated check earns `otherwise` (FAIL by default).
 struct EventCheck {
-  events::Selector that;                         // the events checked: party.name
-  std::string detail_contains;                   // only events whose detail contains this
-  std::optional<std::uint64_t> count_min;        // how many (default: at least one, unless
-  std::optional<std::uint64_t> count_max;        //   another constraint says otherwise)
-  std::optional<events::Selector> after;         // with within_ms: the first `that` event after
-  std::optional<double> within_ms;               //   the first `after` event comes within this
+  events::Selector that;                   // the events checked: party.name
+  std::string detail_contains;             // only events whose detail contains this
+  std::optional<std::uint64_t> count_min;  // how many (default: at least one, unless
+  std::optional<std::uint64_t> count_max;  //   another constraint says otherwise)
+  std::optional<events::Selector> after;   // with within_ms: the first `that` event after
+  std::optional<double> within_ms;         //   the first `after` event comes within this
+  /// `if_after_happened: true`: an `after` event that never came is no violation (what the
+  /// run did instead is judged by the expectations or another check).
+  bool if_after_happened = false;
   std::optional<events::Selector> before;        // the first `that` event precedes the first
                                                  //   `before` event (or that never happens)
   std::optional<events::Selector> value_equals;  // the first `that` event's value equals the

@@ -97,6 +97,8 @@ json check() {
         "how many"},
        {"after", event, "with within_ms: the first `that` after this event"},
        {"within_ms", shapes::ms(), "comes within this long after `after`"},
+       {"if_after_happened", shapes::boolean(),
+        "an `after` event that never came is no violation (judged elsewhere)"},
        {"before", event, "the first `that` precedes the first of these"},
        {"value_equals", event, "the first `that`'s value equals this event's"},
        {"otherwise", shapes::choice({"FAIL", "NON-STRICT", "INFORMATIONAL"}),
