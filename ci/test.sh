@@ -20,10 +20,10 @@ fh=build/fcgi-harness
 "$fh" certify backend --spawn "$PWD/$fh serve backend --listen {addr}" --transport both \
   --json build/certify-fake-backend.json --junit build/certify-fake-backend.xml
 "$fh" certify gateway --spawn "$PWD/$fh serve gateway --listen 127.0.0.1:{http_port} \
-  --backend {backend_addr} --set 'backend_timeout_ms: 3000'" \
+  --backend {backend_addr} --set 'backend_timeout_ms: 3000'" --transport both \
   --json build/certify-fake-gateway.json --junit build/certify-fake-gateway.xml
 for peer in "backend --adapter go --transport both" "backend --adapter php-fpm" \
-  "gateway --adapter nginx --knob fastcgi_read_timeout=5s"; do
+  "gateway --adapter nginx --knob fastcgi_read_timeout=5s --transport both"; do
   # shellcheck disable=SC2086 # the words are the arguments
   "$fh" certify $peer --json "build/certify-${peer// /_}.json" ||
     echo "certify $peer: findings above (docs/certification-results.md), not a CI failure"
