@@ -18,13 +18,16 @@ build/fcgi-harness run scenarios/real/races --repeat 5 --json build/races.json |
 # up in docs/certification-results.md (the full run of every peer: ci/certify-all.sh).
 fh=build/fcgi-harness
 "$fh" certify backend --spawn "$PWD/$fh serve backend --listen {addr}" --transport both \
-  --json build/certify-fake-backend.json --junit build/certify-fake-backend.xml
+  --json build/certify-fake-backend.json --junit build/certify-fake-backend.xml \
+  --artifacts build/certify-evidence/fake-backend
 "$fh" certify gateway --spawn "$PWD/$fh serve gateway --listen 127.0.0.1:{http_port} \
   --backend {backend_addr} --set 'backend_timeout_ms: 3000'" --transport both \
-  --json build/certify-fake-gateway.json --junit build/certify-fake-gateway.xml
+  --json build/certify-fake-gateway.json --junit build/certify-fake-gateway.xml \
+  --artifacts build/certify-evidence/fake-gateway
 for peer in "backend --adapter go --transport both" "backend --adapter php-fpm" \
   "gateway --adapter nginx --knob fastcgi_read_timeout=5s --transport both"; do
   # shellcheck disable=SC2086 # the words are the arguments
-  "$fh" certify $peer --json "build/certify-${peer// /_}.json" ||
+  "$fh" certify $peer --json "build/certify-${peer// /_}.json" \
+    --artifacts "build/certify-evidence/${peer// /_}" ||
     echo "certify $peer: findings above (docs/certification-results.md), not a CI failure"
 done
