@@ -9,7 +9,8 @@ ci/build.sh
 ctest --preset release -j "$(nproc)"
 # Every scenario except the real-world races, whose verdict varies from run to run by nature.
 build/fcgi-harness run scenarios/basic scenarios/streaming scenarios/faults scenarios/field \
-  scenarios/wire scenarios/real/*.yaml --junit build/scenarios-junit.xml --json build/scenarios.json
+  scenarios/wire scenarios/real/*.yaml --junit build/scenarios-junit.xml --json build/scenarios.json \
+  --markdown build/scenarios-summary.md
 # The races are measured (counts and a failure-rate interval), visibly, without gating CI.
 build/fcgi-harness run scenarios/real/races --repeat 5 --json build/races.json ||
   echo "scenarios/real/races: measured above (a FAIL there is the real race, not a CI failure)"

@@ -1,5 +1,5 @@
 // The fcgi-harness binary as a user meets it: exit codes, per-scenario lines, the summary,
-// scenario-file errors, --repeat statistics, and the JSON and JUnit files.
+// scenario-file errors, --repeat statistics, and the JSON, JUnit and Markdown files.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,8 +44,10 @@ const std::filesystem::path& workdir() {
 /// Runs the CLI in workdir() with `args`; NO_COLOR keeps the output plain.
 Result cli(const std::string& args, const std::string& env = "NO_COLOR=1",
            bool with_stderr = true) {
-  const std::string command = "cd '" + workdir().string() + "' && " + env + " '" + FH_CLI + "' " +
-                              args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  // Not the step summary of the CI running these tests: a test that wants one sets it in `env`.
+  const std::string command = "cd '" + workdir().string() + "' && env -u GITHUB_STEP_SUMMARY " +
+                              env + " '" + FH_CLI + "' " + args +
+                              (with_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -216,6 +218,22 @@ TEST(Cli, JsonToStdoutKeepsHumanLinesOnStderr) {
   EXPECT_NE(r.output.find("\"summary\""), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("scenario(s):"), std::string::npos) << r.output;
   EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --json - --junit -").exit_code, 2);
+}
+
+TEST(Cli, MarkdownSummaryGoesToItsFileAndToTheGithubStepSummary) {
+  const auto md = temp_file("summary.md");
+  const auto step = temp_file("step-summary.md");
+  auto r = cli("run tests/data/pass-and-skip.yaml --markdown '" + md.string() + "'",
+               "NO_COLOR=1 GITHUB_STEP_SUMMARY='" + step.string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto text = slurp(md);
+  EXPECT_NE(text.find("### fcgi-harness run: passed"), std::string::npos) << text;
+  EXPECT_NE(text.find("| PASS |"), std::string::npos) << text;
+  EXPECT_NE(text.find("| SKIP |"), std::string::npos) << text;  // the skipped one, listed
+  EXPECT_EQ(slurp(step), text + "\n");                          // appended as it is
+  auto to_stdout = cli("run tests/data/pass-and-skip.yaml --markdown -", "NO_COLOR=1", false);
+  EXPECT_EQ(to_stdout.output.rfind("### fcgi-harness run", 0), 0u) << to_stdout.output;
+  EXPECT_EQ(cli("run tests/data/pass-and-skip.yaml --json - --markdown -").exit_code, 2);
 }
 
 TEST(Cli, EmulatedBugIsAnExpectedFailAndItsAbsenceFailsTheRun) {

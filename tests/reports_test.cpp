@@ -1,5 +1,9 @@
-// JSON and JUnit reports: the documented fields, repeat statistics, escaping.
+// JSON, JUnit and Markdown reports: the documented fields, repeat statistics, escaping.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "reports/reports.hpp"
 #include "scenario/loader.hpp"
@@ -113,4 +117,48 @@ TEST(JunitReport, CountsFailuresErrorsSkipsAndEscapes) {
   EXPECT_NE(xml.find("<skipped message=\"needs nginx\"/>"), std::string::npos);
   EXPECT_NE(xml.find("verdict: NON-STRICT"),
             std::string::npos);  // graded passes keep their grade visible
+}
+
+TEST(MarkdownReport, CountsThenWhatDidNotPassWorstFirst) {
+  auto suite = suite_of(
+      {report("scenarios/basic/a.yaml", "", Verdict::pass, "ok"),
+       report("scenarios/faults/b.yaml", "", Verdict::non_strict, "closed"),
+       report("scenarios/faults/c.yaml", "unix", Verdict::fail, "body | short\nsecond line"),
+       report("scenarios/faults/d.yaml", "", Verdict::error, "crashed")},
+      1);
+  const auto md = reports::to_markdown(suite, "fcgi-harness run");
+  EXPECT_NE(md.find("### fcgi-harness run: FAILED"), std::string::npos) << md;
+  EXPECT_NE(md.find("| PASS | 1 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| FAIL | 1 |"), std::string::npos) << md;
+  // The passing scenario is counted, not listed; the ERROR comes first, then the FAIL with
+  // its reason's first line and the pipe escaped, then the NON-STRICT.
+  EXPECT_EQ(md.find("`a`"), std::string::npos) << md;
+  const auto error = md.find("| **ERROR** | `d` |");
+  const auto fail = md.find("| **FAIL** | `c[unix]` | body \\| short |");
+  const auto non_strict = md.find("| NON-STRICT | `b` | closed |");
+  ASSERT_NE(error, std::string::npos) << md;
+  ASSERT_NE(fail, std::string::npos) << md;
+  ASSERT_NE(non_strict, std::string::npos) << md;
+  EXPECT_LT(error, fail);
+  EXPECT_LT(fail, non_strict);
+  EXPECT_EQ(md.find("second line"), std::string::npos) << md;
+
+  auto clean = suite_of({report("scenarios/basic/a.yaml", "", Verdict::pass, "ok")}, 1);
+  const auto passed = reports::to_markdown(clean, "t");
+  EXPECT_NE(passed.find("### t: passed"), std::string::npos) << passed;
+  EXPECT_NE(passed.find("Every scenario passed."), std::string::npos) << passed;
+}
+
+TEST(MarkdownReport, AppendsToTheGithubStepSummary) {
+  const auto path = std::filesystem::temp_directory_path() / "fh-step-summary.md";
+  std::filesystem::remove(path);
+  ::setenv("GITHUB_STEP_SUMMARY", path.c_str(), 1);
+  reports::append_step_summary("first\n");
+  reports::append_step_summary("second\n");
+  ::unsetenv("GITHUB_STEP_SUMMARY");
+  reports::append_step_summary("not written\n");  // unset: nothing happens
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "first\n\nsecond\n\n");
+  std::filesystem::remove(path);
 }

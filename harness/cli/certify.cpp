@@ -318,6 +318,9 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
   try {
     if (!o.json.empty()) reports::write_text_file(o.json, reports::to_json(suite).dump(2) + "\n");
     if (!o.junit.empty()) reports::write_text_file(o.junit, reports::to_junit_xml(suite));
+    const auto markdown = reports::to_markdown(suite, "fcgi-harness certify " + o.party);
+    if (!o.markdown.empty()) reports::write_text_file(o.markdown, markdown);
+    reports::append_step_summary(markdown);
   } catch (const std::exception& e) {
     err << "error: " << e.what() << "\n";
     return 1;

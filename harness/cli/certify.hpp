@@ -29,7 +29,7 @@ struct CertifyOptions {
   std::vector<std::string> cases, exclude;  // globs over the check ids
   bool strict = false;                      // NON-STRICT fails too
   int repeat = 1;
-  std::string json, junit, artifacts = "fcgi-harness-artifacts", keep = "failures";
+  std::string json, junit, markdown, artifacts = "fcgi-harness-artifacts", keep = "failures";
   std::string catalogue;  // the catalogue's folder (default: the built-in one)
   bool verbose = false;
 };

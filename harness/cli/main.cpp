@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
                "scenario (an unexpected FAIL or ERROR prints it anyway)");
 
   std::vector<std::string> paths;
-  std::string filter, json_path, junit_path, artifacts_dir = "fcgi-harness-artifacts";
+  std::string filter, json_path, junit_path, markdown_path,
+      artifacts_dir = "fcgi-harness-artifacts";
   std::string keep = "failures";
   int repeat = 1;
   auto* run = app.add_subcommand("run", "run scenarios and print one verdict line per scenario");
@@ -165,6 +166,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   run->add_option("--json", json_path, "write the JSON result to FILE ('-' for stdout)");
   run->add_option("--junit", junit_path, "write JUnit XML to FILE ('-' for stdout)");
+  run->add_option("--markdown", markdown_path,
+                  "write a Markdown summary to FILE (counts, then what did not pass); it is "
+                  "also appended to $GITHUB_STEP_SUMMARY when that is set");
   run->add_option("--artifacts", artifacts_dir,
                   "where runs' evidence goes: DIR/<id[variant]>/ (run-N/ with --repeat), "
                   "emptied before the scenario runs: timeline.json (the joined timeline), "
@@ -285,6 +289,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 100000));
     sub->add_option("--json", certify_options.json, "write the JSON result to FILE ('-': stdout)");
     sub->add_option("--junit", certify_options.junit, "write JUnit XML to FILE");
+    sub->add_option("--markdown", certify_options.markdown,
+                    "write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY "
+                    "when that is set)");
     sub->add_option("--artifacts", certify_options.artifacts,
                     "where the evidence of failed checks goes")
         ->default_str("fcgi-harness-artifacts");
@@ -359,7 +366,14 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     certify_options.party = certify_backend->parsed() ? "backend" : "gateway";
-    return fh::cli::certify(certify_options, std::cout, std::cerr);
+    // A report written to stdout keeps stdout clean: the human lines go to stderr then.
+    const int on_stdout = int(certify_options.json == "-") + int(certify_options.junit == "-") +
+                          int(certify_options.markdown == "-");
+    if (on_stdout > 1) {
+      std::cerr << "error: only one of --json, --junit and --markdown can write to stdout\n";
+      return kExitUsage;
+    }
+    return fh::cli::certify(certify_options, on_stdout ? std::cerr : std::cout, std::cerr);
   }
   if (serve_backend->parsed()) return fh::cli::serve_backend(serve_options, std::cerr);
   if (serve_gateway->parsed()) return fh::cli::serve_gateway(serve_options, std::cerr);
@@ -417,11 +431,12 @@ int main(int argc, char** argv) {
   }
 
   // A report written to stdout keeps stdout clean: the human lines go to stderr then.
-  if (json_path == "-" && junit_path == "-") {
-    std::cerr << "error: --json and --junit cannot both write to stdout\n";
+  const int on_stdout = int(json_path == "-") + int(junit_path == "-") + int(markdown_path == "-");
+  if (on_stdout > 1) {
+    std::cerr << "error: only one of --json, --junit and --markdown can write to stdout\n";
     return kExitUsage;
   }
-  const bool report_on_stdout = json_path == "-" || junit_path == "-";
+  const bool report_on_stdout = on_stdout == 1;
   std::ostream& out = report_on_stdout ? std::cerr : std::cout;
   Style style;
   style.colour = ::isatty(report_on_stdout ? STDERR_FILENO : STDOUT_FILENO) &&
@@ -452,6 +467,9 @@ int main(int argc, char** argv) {
       fh::reports::write_text_file(json_path, fh::reports::to_json(suite).dump(2) + "\n");
     if (!junit_path.empty())
       fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
+    const auto markdown = fh::reports::to_markdown(suite, "fcgi-harness run");
+    if (!markdown_path.empty()) fh::reports::write_text_file(markdown_path, markdown);
+    fh::reports::append_step_summary(markdown);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitFailed;
