@@ -102,7 +102,7 @@ asio::awaitable<void> send_on_connections(std::shared_ptr<LoadState> st, std::ui
       if (i > 0 && closed_while_idle(exchanges[i])) break;
       judge_one(*st, exchanges[i], first + judged + i + 1);
     }
-    if (i < left) st->result.retried += left - i;
+    if (i < left) ++st->result.retried;  // the one cut off; the rest had not gone out yet
     judged += i;
   }
 }
