@@ -101,9 +101,49 @@ class EventLines {
   int id_ = 0;
 };
 
-/// Runs the loop until SIGINT or SIGTERM (each slice short, so the signal is seen at once).
-void run_until_interrupted(boost::asio::io_context& io) {
+/// Reads the party's keys from --config and --set into `config` with `read` (its families'
+/// reader), as a scenario's topology.<party> would be read. False, with the error said, when
+/// they do not load.
+template <class Config, class Reader>
+bool read_party_keys(const ServeOptions& o, const char* party, Reader read, Config& config,
+                     std::ostream& err) {
+  const std::string source = o.config.empty() ? "--set" : o.config;
+  try {
+    language::LoadContext context;
+    context.file = source;
+    language::LoadScope scope(context);
+    const auto keys = keys_of(o);
+    language::yaml::MapReader r(keys, context.file, party);
+    read(r, config);
+    r.finish();
+    check_event_names(context.events, party);
+    return true;
+  } catch (const ScenarioError& e) {
+    err << "error: " << e.what() << "\n";
+  } catch (const YAML::Exception& e) {
+    err << "error: " << source << ": YAML: " << e.msg << "\n";
+  }
+  return false;
+}
+
+/// Starts the fake, says where it listens (`what` follows the address), runs it until SIGINT
+/// or SIGTERM (each loop slice short, so the signal is seen at once), stops it and drains.
+template <class Fake>
+int serve_until_interrupted(boost::asio::io_context& io, Fake& fake, const net::Address& listen,
+                            const std::string& name, const std::string& what, std::ostream& err) {
+  try {
+    fake.start();
+  } catch (const std::exception& e) {
+    err << "error: cannot listen on " << listen.to_string() << ": " << e.what() << "\n";
+    return 1;
+  }
+  err << "fcgi-harness: the fake " << name << " listens on " << fake.address().to_string() << what
+      << " (Ctrl-C stops it)\n";
   while (!runner::interrupted()) io.run_for(std::chrono::milliseconds(50));
+  fake.stop();
+  io.restart();
+  io.run_for(std::chrono::seconds(1));
+  return 0;
 }
 
 }  // namespace
@@ -115,41 +155,14 @@ int serve_backend(const ServeOptions& o, std::ostream& err) {
     return 2;
   }
   fake::BackendConfig config;
-  try {
-    language::LoadContext context;
-    context.file = o.config.empty() ? "--set" : o.config;
-    language::LoadScope scope(context);
-    const auto keys = keys_of(o);
-    language::yaml::MapReader r(keys, context.file, "backend");
-    fake::read_backend_keys(r, config);
-    r.finish();
-    check_event_names(context.events, "backend");
-  } catch (const ScenarioError& e) {
-    err << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const YAML::Exception& e) {
-    err << "error: " << (o.config.empty() ? "--set" : o.config) << ": YAML: " << e.msg << "\n";
-    return 2;
-  }
+  if (!read_party_keys(o, "backend", fake::read_backend_keys, config, err)) return 2;
   boost::asio::io_context io;
   events::Bus bus;
   EventLines lines(bus, o.events);
   config.listen = *listen;
   config.bus = &bus;
   fake::FakeBackend backend(io, config);
-  try {
-    backend.start();
-  } catch (const std::exception& e) {
-    err << "error: cannot listen on " << listen->to_string() << ": " << e.what() << "\n";
-    return 1;
-  }
-  err << "fcgi-harness: the fake backend listens on " << backend.address().to_string()
-      << " (Ctrl-C stops it)\n";
-  run_until_interrupted(io);
-  backend.stop();
-  io.restart();
-  io.run_for(std::chrono::seconds(1));
-  return 0;
+  return serve_until_interrupted(io, backend, *listen, "backend", "", err);
 }
 
 int serve_gateway(const ServeOptions& o, std::ostream& err) {
@@ -164,22 +177,7 @@ int serve_gateway(const ServeOptions& o, std::ostream& err) {
     return 2;
   }
   fake::GatewayConfig config;
-  try {
-    language::LoadContext context;
-    context.file = o.config.empty() ? "--set" : o.config;
-    language::LoadScope scope(context);
-    const auto keys = keys_of(o);
-    language::yaml::MapReader r(keys, context.file, "gateway");
-    fake::read_gateway_keys(r, config);
-    r.finish();
-    check_event_names(context.events, "gateway");
-  } catch (const ScenarioError& e) {
-    err << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const YAML::Exception& e) {
-    err << "error: " << (o.config.empty() ? "--set" : o.config) << ": YAML: " << e.msg << "\n";
-    return 2;
-  }
+  if (!read_party_keys(o, "gateway", fake::read_gateway_keys, config, err)) return 2;
   boost::asio::io_context io;
   events::Bus bus;
   EventLines lines(bus, o.events);
@@ -188,19 +186,8 @@ int serve_gateway(const ServeOptions& o, std::ostream& err) {
   if (!o.document_root.empty()) config.document_root = o.document_root;
   config.bus = &bus;
   fake::FakeGateway gateway(io, config);
-  try {
-    gateway.start();
-  } catch (const std::exception& e) {
-    err << "error: cannot listen on " << listen->to_string() << ": " << e.what() << "\n";
-    return 1;
-  }
-  err << "fcgi-harness: the fake gateway listens on " << gateway.address().to_string()
-      << ", forwarding to " << backend->to_string() << " (Ctrl-C stops it)\n";
-  run_until_interrupted(io);
-  gateway.stop();
-  io.restart();
-  io.run_for(std::chrono::seconds(1));
-  return 0;
+  return serve_until_interrupted(io, gateway, *listen, "gateway",
+                                 ", forwarding to " + backend->to_string(), err);
 }
 
 }  // namespace fh::cli
