@@ -121,6 +121,16 @@ void print_scenario(std::ostream& out, const fh::runner::ScenarioReport& r, cons
   out.flush();
 }
 
+/// How many of the reports (--json, --junit, --markdown paths) go to stdout ("-"). More than
+/// one is a usage error, said here; with one, the human lines go to stderr so stdout stays
+/// the report.
+int reports_on_stdout(const std::string& json, const std::string& junit,
+                      const std::string& markdown) {
+  const int n = int(json == "-") + int(junit == "-") + int(markdown == "-");
+  if (n > 1) std::cerr << "error: only one of --json, --junit and --markdown can write to stdout\n";
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -366,13 +376,9 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     certify_options.party = certify_backend->parsed() ? "backend" : "gateway";
-    // A report written to stdout keeps stdout clean: the human lines go to stderr then.
-    const int on_stdout = int(certify_options.json == "-") + int(certify_options.junit == "-") +
-                          int(certify_options.markdown == "-");
-    if (on_stdout > 1) {
-      std::cerr << "error: only one of --json, --junit and --markdown can write to stdout\n";
-      return kExitUsage;
-    }
+    const int on_stdout =
+        reports_on_stdout(certify_options.json, certify_options.junit, certify_options.markdown);
+    if (on_stdout > 1) return kExitUsage;
     return fh::cli::certify(certify_options, on_stdout ? std::cerr : std::cout, std::cerr);
   }
   if (serve_backend->parsed()) return fh::cli::serve_backend(serve_options, std::cerr);
@@ -430,12 +436,8 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
-  // A report written to stdout keeps stdout clean: the human lines go to stderr then.
-  const int on_stdout = int(json_path == "-") + int(junit_path == "-") + int(markdown_path == "-");
-  if (on_stdout > 1) {
-    std::cerr << "error: only one of --json, --junit and --markdown can write to stdout\n";
-    return kExitUsage;
-  }
+  const int on_stdout = reports_on_stdout(json_path, junit_path, markdown_path);
+  if (on_stdout > 1) return kExitUsage;
   const bool report_on_stdout = on_stdout == 1;
   std::ostream& out = report_on_stdout ? std::cerr : std::cout;
   Style style;
