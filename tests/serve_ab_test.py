@@ -86,6 +86,23 @@ class Processes:
                 proc.wait()
 
 
+def start_nginx(procs, name, run_dir, upstream_port):
+    """nginx from the repository's template (keep-conn off, nginx's default) in front of the
+    FastCGI upstream; returns its HTTP port once it listens."""
+    http_port = free_port()
+    for sub in ("tmp", "docroot"):
+        os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
+    render("gateway-nginx.conf", os.path.join(run_dir, "nginx.conf"),
+           {"run_dir": run_dir, "upstream": f"127.0.0.1:{upstream_port}",
+            "http_listen": f"127.0.0.1:{http_port}", "fastcgi_keep_conn": "off",
+            "fastcgi_buffering": "on", "fastcgi_request_buffering": "on",
+            "fastcgi_read_timeout": "10s"})
+    nginx = procs.start(name, ["nginx", "-p", run_dir, "-c", os.path.join(run_dir, "nginx.conf"),
+                               "-e", os.path.join(run_dir, "error.log")])
+    wait_for_port(http_port, name, nginx)
+    return http_port
+
+
 def ab(port, label):
     url = f"http://127.0.0.1:{port}/probe?size={SIZE}"
     body = urllib.request.urlopen(url, timeout=10).read()
@@ -115,19 +132,11 @@ def main():
         for sub in ("tmp", "docroot"):
             os.makedirs(os.path.join(run_dir, sub))
         # 1. ab -> nginx -> serve backend
-        backend_port, http_port = free_port(), free_port()
+        backend_port = free_port()
         backend = procs.start("serve-backend",
                               [BINARY, "serve", "backend", "--listen", f"127.0.0.1:{backend_port}"])
         wait_for_port(backend_port, "serve backend", backend)
-        render("gateway-nginx.conf", os.path.join(run_dir, "nginx.conf"),
-               {"run_dir": run_dir, "upstream": f"127.0.0.1:{backend_port}",
-                "http_listen": f"127.0.0.1:{http_port}", "fastcgi_keep_conn": "off",
-                "fastcgi_buffering": "on", "fastcgi_request_buffering": "on",
-                "fastcgi_read_timeout": "10s"})
-        nginx = procs.start("nginx", ["nginx", "-p", run_dir, "-c",
-                                      os.path.join(run_dir, "nginx.conf"), "-e",
-                                      os.path.join(run_dir, "error.log")])
-        wait_for_port(http_port, "nginx", nginx)
+        http_port = start_nginx(procs, "nginx", run_dir, backend_port)
         ab(http_port, "ab -> nginx -> serve backend")
         # 2. ab -> serve gateway -> php-fpm (the PHP probe app at docroot/probe)
         fpm_port, gateway_port = free_port(), free_port()
@@ -148,19 +157,10 @@ def main():
         # For scale: the same php-fpm behind the same nginx configuration as in 1 (nginx's
         # default, fastcgi_keep_conn off; with it on and keepalive 8 > pm.max_children 4, idle
         # kept connections pin php-fpm's workers: docs/certification-results.md).
-        fpm_dir, fpm_http_port = os.path.join(run_dir, "nginx-php-fpm"), free_port()
-        for sub in ("tmp", "docroot"):
-            os.makedirs(os.path.join(fpm_dir, sub))
+        fpm_dir = os.path.join(run_dir, "nginx-php-fpm")
+        os.makedirs(os.path.join(fpm_dir, "docroot"))
         shutil.copy(os.path.join(run_dir, "docroot", "probe"), os.path.join(fpm_dir, "docroot"))
-        render("gateway-nginx.conf", os.path.join(fpm_dir, "nginx.conf"),
-               {"run_dir": fpm_dir, "upstream": f"127.0.0.1:{fpm_port}",
-                "http_listen": f"127.0.0.1:{fpm_http_port}", "fastcgi_keep_conn": "off",
-                "fastcgi_buffering": "on", "fastcgi_request_buffering": "on",
-                "fastcgi_read_timeout": "10s"})
-        nginx2 = procs.start("nginx-php-fpm", ["nginx", "-p", fpm_dir, "-c",
-                                               os.path.join(fpm_dir, "nginx.conf"), "-e",
-                                               os.path.join(fpm_dir, "error.log")])
-        wait_for_port(fpm_http_port, "nginx (php-fpm)", nginx2)
+        fpm_http_port = start_nginx(procs, "nginx-php-fpm", fpm_dir, fpm_port)
         ab(fpm_http_port, "ab -> nginx -> php-fpm (for scale)")
     finally:
         procs.stop()
