@@ -454,6 +454,12 @@ fcgi::NameValues cgi_params(const FcgiRequest& request) {
   return p;
 }
 
+std::string wrong_answer(const FcgiResponse& r) {
+  return (r.error.empty() ? "no END_REQUEST" : r.error) + " after " +
+         std::to_string(r.bytes_received) + " bytes (" + std::to_string(r.stdout_records) +
+         " STDOUT records)";
+}
+
 FcgiResponse fcgi_exchange(const net::Address& address, const FcgiRequest& request,
                            std::chrono::milliseconds timeout, const std::function<void()>& pump) {
   FcgiResponse response;

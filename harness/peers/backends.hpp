@@ -62,6 +62,10 @@ struct FcgiResponse {
   std::string body;
 };
 
+/// What was wrong with an answer that came but did not end well: "no END_REQUEST after 493
+/// bytes (2 STDOUT records)" (readiness failures say it so a FAIL names what was sent).
+std::string wrong_answer(const FcgiResponse& r);
+
 /// CGI/1.1 params for `request` as a gateway would send them (RFC 3875 §4.1).
 fcgi::NameValues cgi_params(const FcgiRequest& request);
 

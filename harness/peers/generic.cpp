@@ -425,9 +425,7 @@ class GenericBackend final : public GenericPeer {
             wrong = "nothing came back, three times: " + r.error;
             return true;
           }
-          wrong = r.error.empty() ? "no END_REQUEST" : r.error;
-          wrong += " after " + std::to_string(r.bytes_received) + " bytes (" +
-                   std::to_string(r.stdout_records) + " STDOUT records)";
+          wrong = wrong_answer(r);
           return true;
         },
         deadline, options_.pump);

@@ -107,9 +107,9 @@ class ExternalBackendParty : public Party {
           peers::fcgi_exchange(address, peers::FcgiRequest{}, std::chrono::seconds(2), c.pump);
       if (r.ended && r.error.empty()) return;
       if (r.bytes_received > 0)
-        throw PartyNotReady(kBackend, "the backend at " + address.to_string() +
-                                          " answered a plain GET wrongly: " +
-                                          (r.error.empty() ? "no END_REQUEST" : r.error));
+        throw PartyNotReady(kBackend,
+                            "the backend at " + address.to_string() +
+                                " answered a plain GET wrongly: " + peers::wrong_answer(r));
       last = r.error;
       c.pump();
     }
