@@ -253,3 +253,19 @@ TEST(EventChecks, IfAfterHappenedJudgesOnlyWhenTheAnchorCame) {
   EXPECT_THROW(check_from("  - {that: gateway.backend_closed, if_after_happened: true}\n"),
                scenario::ScenarioError);
 }
+
+TEST(EventChecks, AWithinCheckIsOpenUntilItsWindowClosesOrItsEventCame) {
+  std::vector<events::Event> log = {event_at(2, "gateway", "abort_request_sent")};
+  const auto check = check_from(
+      "  - {that: gateway.end_request_received, after: gateway.abort_request_sent, "
+      "within_ms: 1000}\n");
+  const auto at = [](double ms) { return event_at(ms, "x", "y").at; };
+  EXPECT_EQ(runner::open_until(check, log, at(500)), at(1002));       // waiting, window open
+  EXPECT_EQ(runner::open_until(check, log, at(1002)), std::nullopt);  // window closed
+  log.push_back(event_at(300, "gateway", "end_request_received"));
+  EXPECT_EQ(runner::open_until(check, log, at(500)), std::nullopt);  // it came: decided
+  EXPECT_EQ(runner::open_until(check, {}, at(500)), std::nullopt);   // no anchor yet
+  EXPECT_EQ(
+      runner::open_until(check_from("  - that: gateway.end_request_received\n"), log, at(500)),
+      std::nullopt);  // not a within-check
+}

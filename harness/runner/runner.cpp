@@ -222,32 +222,15 @@ class Run {
   /// after the run, so waiting for them would only delay it.
   std::optional<Clock::time_point> undecided_timing_check() const {
     std::optional<Clock::time_point> latest;
-    const auto& log = bus_.log();
+    const auto now = Clock::now();
     for (const auto& c : s_.checks) {
-      if (!c.after || !c.within_ms || !c.unobservable.empty()) continue;
       const auto* decl = scenario::find_event(c.that);
       if (!decl || decl->source == events::Source::wire ||
           decl->source == events::Source::backend_syscalls ||
           decl->source == events::Source::gateway_syscalls)
         continue;
-      const events::Event* anchor = nullptr;
-      for (const auto& e : log)
-        if (c.after->matches(e)) {
-          anchor = &e;
-          break;
-        }
-      if (!anchor) continue;
-      bool seen = false;
-      for (const auto& e : log)
-        if (e.at >= anchor->at && c.that.matches(e) &&
-            (c.detail_contains.empty() || e.detail.find(c.detail_contains) != std::string::npos)) {
-          seen = true;
-          break;
-        }
-      const auto decided_at =
-          anchor->at + std::chrono::microseconds(static_cast<std::int64_t>(*c.within_ms * 1000));
-      if (seen || Clock::now() >= decided_at) continue;
-      if (!latest || decided_at > *latest) latest = decided_at;
+      const auto closes = open_until(c, bus_.log(), now);
+      if (closes && (!latest || *closes > *latest)) latest = closes;
     }
     return latest;
   }

@@ -147,20 +147,44 @@ RequestVerdict judge(const scenario::RequestDef& request, const client::Exchange
   return v;
 }
 
+namespace {
+
+/// The events a check is about: its `that`, with `detail_contains` when it says one.
+bool is_checked_event(const scenario::EventCheck& c, const events::Event& e) {
+  return c.that.matches(e) &&
+         (c.detail_contains.empty() || e.detail.find(c.detail_contains) != std::string::npos);
+}
+
+const events::Event* first_of(const events::Selector& selector,
+                              const std::vector<events::Event>& events) {
+  for (const auto& e : events)
+    if (selector.matches(e)) return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<events::Clock::time_point> open_until(const scenario::EventCheck& c,
+                                                    const std::vector<events::Event>& events,
+                                                    events::Clock::time_point now) {
+  if (!c.after || !c.within_ms || !c.unobservable.empty()) return std::nullopt;
+  const auto* anchor = first_of(*c.after, events);
+  if (!anchor) return std::nullopt;
+  for (const auto& e : events)
+    if (e.at >= anchor->at && is_checked_event(c, e)) return std::nullopt;
+  const auto closes =
+      anchor->at + std::chrono::microseconds(static_cast<std::int64_t>(*c.within_ms * 1000));
+  if (now >= closes) return std::nullopt;
+  return closes;
+}
+
 CheckVerdict judge_check(const scenario::EventCheck& c, const std::vector<events::Event>& events) {
   if (!c.unobservable.empty())  // if_observable: nothing to judge in this topology
     return CheckVerdict{Verdict::skip, "check " + c.describe() + " at " + c.mark.to_string() +
                                            " judges nothing here: " + c.unobservable};
   std::vector<const events::Event*> matching;
   for (const auto& e : events)
-    if (c.that.matches(e) &&
-        (c.detail_contains.empty() || e.detail.find(c.detail_contains) != std::string::npos))
-      matching.push_back(&e);
-  auto first_of = [&](const events::Selector& sel) -> const events::Event* {
-    for (const auto& e : events)
-      if (sel.matches(e)) return &e;
-    return nullptr;
-  };
+    if (is_checked_event(c, e)) matching.push_back(&e);
   auto ms = [](const events::Event& from, const events::Event& to) {
     return std::chrono::duration<double, std::milli>(to.at - from.at).count();
   };
@@ -177,7 +201,7 @@ CheckVerdict judge_check(const scenario::EventCheck& c, const std::vector<events
     problems.push_back("seen " + std::to_string(n) + " time(s)" + first);
   }
   if (c.after) {
-    const auto* anchor = first_of(*c.after);
+    const auto* anchor = first_of(*c.after, events);
     if (!anchor) {
       if (!c.if_after_happened) problems.push_back(c.after->to_string() + " never happened");
     } else {
@@ -194,14 +218,14 @@ CheckVerdict judge_check(const scenario::EventCheck& c, const std::vector<events
     }
   }
   if (c.before) {
-    const auto* other = first_of(*c.before);
+    const auto* other = first_of(*c.before, events);
     if (matching.empty())
       problems.push_back("never happened, so not before " + c.before->to_string());
     else if (other && other->at < matching.front()->at)
       problems.push_back(c.before->to_string() + " came first");
   }
   if (c.value_equals) {
-    const auto* other = first_of(*c.value_equals);
+    const auto* other = first_of(*c.value_equals, events);
     if (matching.empty() || !other)
       problems.push_back(
           "no value to compare (" +

@@ -3,6 +3,7 @@
 // expected-vs-actual; a request still pending at the deadline is "hung".
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,14 @@ struct CheckVerdict {
 };
 CheckVerdict judge_check(const scenario::EventCheck& check,
                          const std::vector<events::Event>& events);
+
+/// A within-check ("that ... within N ms after `after`") whose `after` event came but whose
+/// `that` event has not, with its window still open at `now`: when the window closes. Nullopt
+/// for a check that is decided, has no anchor yet, or is not a within-check. The run waits on
+/// this after the client finished, so the check is judged on what happened.
+std::optional<events::Clock::time_point> open_until(const scenario::EventCheck& check,
+                                                    const std::vector<events::Event>& events,
+                                                    events::Clock::time_point now);
 
 /// Wilson score interval for a proportion k/n (95 % with z = 1.96); {0,1} when n == 0.
 struct Interval {
