@@ -92,6 +92,13 @@ struct BackendState : std::enable_shared_from_this<BackendState>, ListenerSeam {
   std::string address() const override { return bound.to_string(); }
 };
 
+/// Where a request's END_REQUEST is (FastCGI 1.0 §5.5).
+enum class EndRequest {
+  not_sent,
+  early,  // queued by a fault before the response ended; the responder still writes
+  final,  // the responder's own, written or being written: the request id is free again
+};
+
 /// One FastCGI request on a connection.
 struct Request {
   explicit Request(const asio::any_io_executor& ex) : wake(ex) {}
@@ -107,10 +114,11 @@ struct Request {
   std::string stdin_data;   // kept only while echo is possible
   bool keep_stdin = true;   // until the query is known
   bool responding = false;  // the responder coroutine was spawned
-  bool end_sent = false;    // END_REQUEST written or queued (early by a fault, or at the end)
-  bool aborted = false;     // ABORT_REQUEST received (§5.4)
-  bool readiness = false;   // begun in the readiness phase: answered, not the scenario's
-  bool over = false;        // reported to the lifetime (request_over)
+  EndRequest end = EndRequest::not_sent;
+  bool end_sent() const { return end != EndRequest::not_sent; }
+  bool aborted = false;    // ABORT_REQUEST received (§5.4)
+  bool readiness = false;  // begun in the readiness phase: answered, not the scenario's
+  bool over = false;       // reported to the lifetime (request_over)
   std::uint64_t body_written = 0;
   std::vector<language::TriggerState> triggers;  // one per configured fault
   asio::steady_timer wake;  // the responder's sleeps; cancelled to wake it early
@@ -235,6 +243,8 @@ struct Connection : std::enable_shared_from_this<Connection>, FaultSeam {
   void check_content_length(const Request& r);
   /// The gateway gave up the requests still unanswered (how: abort_request, peer_closed, ...).
   void release_requests(std::string_view how);
+  /// A request on this connection whose final END_REQUEST is not yet out (mpxs_conns: false).
+  bool has_unfinished_request() const;
 
   // triggers.cpp: when faults act.
   /// The backend's own event `decl` of request `r` (nullptr: connection-level) happened.

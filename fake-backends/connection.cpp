@@ -148,8 +148,8 @@ void Connection::queue_record(fcgi::Record record, const events::EventDecl& when
 bool Connection::claim_end_request(std::uint16_t request_id) {
   auto it = requests.find(request_id);
   if (it != requests.end()) {
-    if (it->second->end_sent) return false;
-    it->second->end_sent = true;
+    if (it->second->end_sent()) return false;
+    it->second->end = EndRequest::early;
   }
   ++st->completed;
   return true;

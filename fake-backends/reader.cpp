@@ -1,6 +1,7 @@
 // A connection's reader: records in (FastCGI 1.0 §3.3 framing by fcgi::RecordDecoder), each
 // dispatched by type: management records answered (§4), requests begun (§5.1), their streams
 // collected (§5.2, §5.3), aborts (§5.4). The responder (responder.cpp) answers.
+#include <algorithm>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,7 +23,12 @@ void Connection::ignore(std::uint16_t id, std::uint8_t type, std::string_view wh
 
 void Connection::release_requests(std::string_view how) {
   for (const auto& [id, r] : requests)
-    if (!r->end_sent && !r->aborted) log(id, backend_events::request_released, std::string(how));
+    if (!r->end_sent() && !r->aborted) log(id, backend_events::request_released, std::string(how));
+}
+
+bool Connection::has_unfinished_request() const {
+  return std::any_of(requests.begin(), requests.end(),
+                     [](const auto& entry) { return entry.second->end != EndRequest::final; });
 }
 
 void Connection::check_params(const Request& r) {
@@ -143,9 +149,15 @@ void Connection::on_begin_request(const fcgi::Record& rec) {
     return;
   }
   const auto& b = body.value();
-  if (requests.count(rec.request_id)) {
-    log(rec.request_id, backend_events::ignored_record, "BEGIN_REQUEST for an active request id");
-    return;
+  if (auto it = requests.find(rec.request_id); it != requests.end()) {
+    if (it->second->end != EndRequest::final) {
+      log(rec.request_id, backend_events::ignored_record, "BEGIN_REQUEST for an active request id");
+      return;
+    }
+    // Its END_REQUEST is out, so the id is free (§3.3: active from BEGIN_REQUEST until
+    // END_REQUEST); a quick gateway's next request can arrive before that request's responder
+    // resumes after the write. The responder finishes on its own (finish() erases only itself).
+    requests.erase(it);
   }
   ignored.erase({rec.request_id, static_cast<std::uint8_t>(fcgi::RecordType::Params)});
   ignored.erase({rec.request_id, static_cast<std::uint8_t>(fcgi::RecordType::Stdin)});
@@ -184,7 +196,7 @@ void Connection::on_begin_request(const fcgi::Record& rec) {
     st->request_over(index);
     return;
   }
-  if (!cfg().policy.mpxs_conns && !requests.empty()) {
+  if (!cfg().policy.mpxs_conns && has_unfinished_request()) {
     // §5.5 FCGI_CANT_MPX_CONN: one request at a time on this connection.
     log(rec.request_id, backend_events::cant_mpx_conn);
     spawn(ex,
@@ -276,7 +288,8 @@ void Connection::on_record(const fcgi::Record& rec) {
   } else if (rec.is(fcgi::RecordType::AbortRequest)) {
     // §5.4: the application answers an abort with END_REQUEST.
     log(r->id, backend_events::abort_request);
-    if (!r->end_sent && !r->aborted) log(r->id, backend_events::request_released, "abort_request");
+    if (!r->end_sent() && !r->aborted)
+      log(r->id, backend_events::request_released, "abort_request");
     r->aborted = true;
     if (r->responding) {
       r->wake.cancel();

@@ -109,7 +109,7 @@ class Responder {
       out.push_back(c_.writer.make_record(fcgi::RecordType::Stdout, r_.id, ""));
     if (complete && !end.stdout_terminator)
       c_.log(r_.id, response_end_events::stdout_terminator_withheld);
-    const bool send_end = end.end_request && !r_.end_sent;
+    const bool send_end = end.end_request && !r_.end_sent();
     const auto record = fcgi::make_end_request(r_.id, 0, fcgi::ProtocolStatus::RequestComplete);
     if (send_end && end.end_request_delay_ms && !out.empty()) {
       if (!co_await c_.writer.write_records(&r_, std::move(out))) co_return;
@@ -119,14 +119,17 @@ class Responder {
       co_await sleep(std::chrono::milliseconds(end.end_request_delay_ms));
       if (c_.closed()) co_return;
     }
-    if (send_end)
+    if (send_end) {
       out.push_back(c_.writer.make_record(fcgi::RecordType::EndRequest, r_.id, record.content));
+      // Before the write, not after: the gateway may read it and send the next BEGIN_REQUEST
+      // before this coroutine resumes, and that request must not meet a busy id.
+      r_.end = EndRequest::final;
+    }
     if (!out.empty() && !co_await c_.writer.write_records(&r_, std::move(out))) co_return;
     if (!send_end) {
-      if (!r_.end_sent) c_.log(r_.id, response_end_events::end_request_withheld);
-      if (!r_.end_sent) co_return;  // never finished: no close either
+      if (!r_.end_sent()) c_.log(r_.id, response_end_events::end_request_withheld);
+      if (!r_.end_sent()) co_return;  // never finished: no close either
     } else {
-      r_.end_sent = true;
       if (!r_.readiness) ++c_.st->completed;
       c_.log(r_.id, backend_events::end_request_sent,
              "protocol_status=REQUEST_COMPLETE app_status=0 body_bytes=" +
