@@ -25,9 +25,9 @@ for backend in php-fpm php-cgi uwsgi fcgiwrap go libfcgi perl; do
   certify "backend-$backend" backend --adapter "$backend" --transport both
 done
 certify backend-python backend --spawn "python3 $PWD/tests/data/generic/fcgi_probe_server.py {addr}" \
-  --transport both
+  --transport both --label "Python stdlib server (--spawn)"
 certify backend-node backend --spawn "node $PWD/tests/data/node/probe_node.js {addr}" \
-  --transport both
+  --transport both --label "node-fastcgi (--spawn)"
 # Gateways: timeouts shortened where the adapter has a knob, so the silent-backend check
 # measures the configured timeout instead of a 60 s default.
 certify gateway-nginx gateway --adapter nginx --knob fastcgi_read_timeout=5s --transport both

@@ -16,6 +16,8 @@ packages=(
   node-fastcgi
   # observers
   tcpdump strace tshark
+  # the HTML report's test in a real browser (tests/report_browser_test.py)
+  chromium python3-websocket
 )
 
 apt_find_missing "${packages[@]}"

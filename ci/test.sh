@@ -10,7 +10,7 @@ ctest --preset release -j "$(nproc)"
 # Every scenario except the real-world races, whose verdict varies from run to run by nature.
 build/fcgi-harness run scenarios/basic scenarios/streaming scenarios/faults scenarios/field \
   scenarios/wire scenarios/real/*.yaml --junit build/scenarios-junit.xml --json build/scenarios.json \
-  --markdown build/scenarios-summary.md
+  --markdown build/scenarios-summary.md --html build/report/scenarios.html
 # The races are measured (counts and a failure-rate interval), visibly, without gating CI.
 build/fcgi-harness run scenarios/real/races --repeat 5 --json build/races.json ||
   echo "scenarios/real/races: measured above (a FAIL there is the real race, not a CI failure)"
@@ -32,3 +32,13 @@ for peer in "backend --adapter go --transport both" "backend --adapter php-fpm" 
     --artifacts "build/certify-evidence/${peer// /_}" ||
     echo "certify $peer: findings above (docs/certification-results.md), not a CI failure"
 done
+# Reports people read: the certifications above as one HTML matrix, and the browser test
+# (headless Chromium: no console error, no network, one cell per implementation and check, a
+# click draws the swimlane) over it, the scenarios' report, the committed sample and one FAIL
+# evidence folder's timeline.html. Screenshots in build/report/screenshots/ (CI artefacts).
+"$fh" report build/certify-*.json -o build/report/certification.html \
+  --title "fcgi-harness certify: the fakes and the real peers CI certifies"
+fail_timeline=$(find fcgi-harness-artifacts -name timeline.html -print -quit)
+/usr/bin/python3 tests/report_browser_test.py build/report/certification.html \
+  build/report/scenarios.html reports/samples/report.html ${fail_timeline:+"$fail_timeline"} \
+  --screenshots build/report/screenshots

@@ -65,6 +65,13 @@ json to_json(const runner::SuiteReport& suite) {
              {"title", s.scenario.title}, {"verdict", scenario::verdict_name(s.verdict)},
              {"reason", s.reason},        {"duration_ms", s.duration_ms}};
     if (!s.scenario.variant.empty()) row["variant"] = s.scenario.variant;
+    // What was acceptable, as the scenario wrote it: each request's outcomes, the event checks.
+    json expect = json::array(), checks = json::array();
+    for (const auto& request : s.scenario.requests)
+      for (const auto& e : request.expect) expect.push_back(request.name + ": " + e.describe());
+    for (const auto& check : s.scenario.checks) checks.push_back(check.describe());
+    row["expect"] = expect;
+    row["checks"] = checks;
     if (const auto& c = s.scenario.certify) {
       row["certify"] = {{"id", c->id},
                         {"party", c->party},

@@ -312,3 +312,85 @@ TEST(Cli, AMisspeltEventIsExitTwoWithItsPositionAndNothingRuns) {
   EXPECT_NE(r.output.find("nothing was run"), std::string::npos) << r.output;
   std::filesystem::remove(file);
 }
+
+namespace {
+
+std::filesystem::path quirks_file(const std::string& name, const std::string& expires,
+                                  const std::string& extra = "") {
+  const auto path = temp_file(name);
+  std::ofstream(path) << "quirks:\n"
+                         "  - check: unmet-expectation\n"
+                         "    allowed: FAIL\n"
+                         "    reason: the fixture fails on purpose\n"
+                         "    expires: '"
+                      << expires << "'\n"
+                      << extra;
+  return path;
+}
+
+}  // namespace
+
+TEST(Cli, AQuirkAllowsItsFailAndSaysSoWithTheReason) {
+  const auto quirks = quirks_file("quirks-ok.yaml", "2999-01-01");
+  auto r = cli("run tests/data/unmet-expectation.yaml --quirks " + quirks.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("allowed: unmet-expectation: FAIL in 1 run"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("the fixture fails on purpose"), std::string::npos) << r.output;
+  // Without the quirk the same run fails.
+  EXPECT_EQ(cli("run tests/data/unmet-expectation.yaml --quirks none").exit_code, 1);
+}
+
+TEST(Cli, AnExpiredQuirkFailsTheRun) {
+  const auto quirks = quirks_file("quirks-expired.yaml", "2020-01-01");
+  auto r = cli("run tests/data/unmet-expectation.yaml --quirks " + quirks.string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("EXPIRED quirk " + quirks.string() + ":2:5 unmet-expectation"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, AMistakeInTheQuirksFileIsExitTwoAndNothingRuns) {
+  const auto quirks = quirks_file("quirks-typo.yaml", "2999-01-01", "    max_rat: 0.5\n");
+  auto r = cli("run tests/data/unmet-expectation.yaml --quirks " + quirks.string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(quirks.string() + ":6:5: quirk: unknown key 'max_rat' (did you mean "
+                                            "'max_rate'?)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("unmet-expectation  "), std::string::npos) << r.output;
+}
+
+TEST(Cli, ABaselineFailsOnlyOnARegression) {
+  const auto baseline = temp_file("baseline.json");
+  ASSERT_EQ(cli("run tests/data/unmet-expectation.yaml --quirks none --json " + baseline.string())
+                .exit_code,
+            1);
+  // The same FAIL again: known, not a regression.
+  auto r =
+      cli("run tests/data/unmet-expectation.yaml --quirks none --baseline " + baseline.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("0 regression(s), 0 improvement(s), 1 known failure(s)"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, HtmlReportAndTimelinePagesAreWritten) {
+  namespace fs = std::filesystem;
+  const auto html = temp_file("report.html");
+  const auto kept = workdir() / "fcgi-harness-artifacts" / "unmet-expectation";
+  fs::remove_all(kept);
+  auto r = cli("run tests/data/unmet-expectation.yaml --quirks none --html " + html.string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const auto page = slurp(html);
+  EXPECT_NE(page.find("<script id=\"fh-report-data\" type=\"application/json\">"),
+            std::string::npos);
+  EXPECT_NE(page.find("\"row\":\"unmet-expectation\""), std::string::npos);
+  for (const char* remote : {"src=\"http", "href=\"http", "url(http", "@import"})
+    EXPECT_EQ(page.find(remote), std::string::npos) << "the page loads nothing remote: " << remote;
+  EXPECT_TRUE(fs::exists(kept / "timeline.html"));
+  // `report` refuses what is not a results document.
+  r = cli("report " + html.string() + " -o " + temp_file("x.html").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("not JSON"), std::string::npos) << r.output;
+}

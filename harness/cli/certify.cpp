@@ -8,6 +8,10 @@
 #include <map>
 #include <sstream>
 
+#include "cli/report.hpp"
+#include "peers/backends.hpp"
+#include "peers/gateways.hpp"
+#include "reports/html_report.hpp"
 #include "reports/reports.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
@@ -63,6 +67,34 @@ bool knobs_yaml(const std::vector<std::string>& pairs, std::string& yaml, std::s
         (yaml.empty() ? "" : ", ") + quoted(kv.substr(0, eq)) + ": " + quoted(kv.substr(eq + 1));
   }
   return true;
+}
+
+// Who was certified, for the report's column: --label, else the adapter with its version,
+// else the spawned program's name, else the address connected to.
+nlohmann::json subject_of(const CertifyOptions& o) {
+  std::string name = o.label;
+  std::string how;
+  if (!o.adapter.empty()) {
+    how = "--adapter " + o.adapter;
+    for (const auto& k : o.knobs) how += " --knob " + k;
+    if (name.empty()) {
+      name = o.adapter;
+      const auto peers =
+          o.party == "backend" ? peers::backend_catalogue() : peers::gateway_catalogue();
+      for (const auto& p : peers)
+        if (p.kind == o.adapter && p.installed && !p.version.empty()) name += " " + p.version;
+    }
+  } else if (!o.spawn.empty()) {
+    how = "--spawn '" + o.spawn + "'";
+    if (name.empty()) name = fs::path(o.spawn.substr(0, o.spawn.find(' '))).filename().string();
+  } else {
+    how = "--connect " + o.connect;
+    if (name.empty()) name = o.connect;
+  }
+  if (!o.connect.empty() || o.party == "gateway" || o.transport != "tcp")
+    how += " --transport " + o.transport;
+  if (o.party == "backend" && o.personality != "plain") how += " --personality " + o.personality;
+  return {{"party", o.party}, {"name", name}, {"about", "certify " + o.party + " " + how}};
 }
 
 Overrides overrides_of(const CertifyOptions& o) {
@@ -290,6 +322,8 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
           : !o.connect.empty() ? "at " + o.connect
                                : "adapter " + o.adapter)
       << " against " << selected.size() << " check(s)\n";
+  AcceptanceInputs acceptance;
+  if (!load_acceptance(o.quirks, "", o.baseline, acceptance, err)) return 2;
   const auto keep = o.keep == "all"    ? runner::KeepEvidence::all
                     : o.keep == "none" ? runner::KeepEvidence::none
                                        : runner::KeepEvidence::failures;
@@ -299,12 +333,7 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
 
   // The summary by level: what an implementer reads first.
   std::map<Certification::Level, std::map<Verdict, int>> by_level;
-  bool failed = false;
-  for (const auto& r : suite.scenarios) {
-    ++by_level[r.scenario.certify->level][r.verdict];
-    failed |= r.verdict == Verdict::fail || r.verdict == Verdict::error ||
-              (o.strict && r.verdict == Verdict::non_strict);
-  }
+  for (const auto& r : suite.scenarios) ++by_level[r.scenario.certify->level][r.verdict];
   out << "\n";
   for (const auto& [level, counts] : by_level) {
     out << scenario::level_name(level) << ":";
@@ -315,8 +344,14 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
     }
     out << "\n";
   }
+  auto results = reports::to_json(suite);
+  results["subject"] = subject_of(o);
+  const bool failed = judge_and_print(results, acceptance, o.strict, out);
   try {
-    if (!o.json.empty()) reports::write_text_file(o.json, reports::to_json(suite).dump(2) + "\n");
+    if (!o.json.empty()) reports::write_text_file(o.json, results.dump(2) + "\n");
+    reports::write_timeline_pages(suite);
+    if (!o.html.empty())
+      reports::write_html_report({{results, {}, ""}}, "fcgi-harness certify " + o.party, o.html);
     if (!o.junit.empty()) reports::write_text_file(o.junit, reports::to_junit_xml(suite));
     const auto markdown = reports::to_markdown(suite, "fcgi-harness certify " + o.party);
     if (!o.markdown.empty()) reports::write_text_file(o.markdown, markdown);

@@ -29,8 +29,10 @@ struct CertifyOptions {
   std::vector<std::string> cases, exclude;  // globs over the check ids
   bool strict = false;                      // NON-STRICT fails too
   int repeat = 1;
-  std::string json, junit, markdown, artifacts = "fcgi-harness-artifacts", keep = "failures";
-  std::string catalogue;  // the catalogue's folder (default: the built-in one)
+  std::string json, junit, markdown, html, artifacts = "fcgi-harness-artifacts", keep = "failures";
+  std::string label;  // the implementation's name in reports (default: adapter and version, ...)
+  std::string quirks, baseline;  // acceptance: allowed quirks (YAML), a committed results file
+  std::string catalogue;         // the catalogue's folder (default: the built-in one)
   bool verbose = false;
 };
 

@@ -12,7 +12,9 @@
 
 #include "cli/certify.hpp"
 #include "cli/listings.hpp"
+#include "cli/report.hpp"
 #include "cli/serve.hpp"
+#include "reports/html_report.hpp"
 #include "reports/reports.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/suite.hpp"
@@ -162,7 +164,7 @@ int main(int argc, char** argv) {
                "scenario (an unexpected FAIL or ERROR prints it anyway)");
 
   std::vector<std::string> paths;
-  std::string filter, json_path, junit_path, markdown_path,
+  std::string filter, json_path, junit_path, markdown_path, html_path, run_label,
       artifacts_dir = "fcgi-harness-artifacts";
   std::string keep = "failures";
   int repeat = 1;
@@ -179,6 +181,20 @@ int main(int argc, char** argv) {
   run->add_option("--markdown", markdown_path,
                   "write a Markdown summary to FILE (counts, then what did not pass); it is "
                   "also appended to $GITHUB_STEP_SUMMARY when that is set");
+  run->add_option("--html", html_path,
+                  "write the HTML report to FILE: one self-contained page, the scenarios grouped "
+                  "by folder, each with its detail and, where evidence was kept, its timeline "
+                  "as swimlanes (see also: fcgi-harness report)");
+  run->add_option("--label", run_label, "the results' name in reports (default: run)");
+  std::string quirks_path, baseline_path;
+  run->add_option("--quirks", quirks_path,
+                  "the allowed quirks and known races (YAML: check glob, implementation, "
+                  "allowed grade, max_rate, reason, expires); default ./quirks.yaml "
+                  "when it exists, 'none' for none. An expired quirk fails the run");
+  run->add_option("--baseline", baseline_path,
+                  "a committed results file (run --json): fail only on regressions (worse "
+                  "than it, or new and failing) and report improvements")
+      ->check(CLI::ExistingFile);
   run->add_option("--artifacts", artifacts_dir,
                   "where runs' evidence goes: DIR/<id[variant]>/ (run-N/ with --repeat), "
                   "emptied before the scenario runs: timeline.json (the joined timeline), "
@@ -228,6 +244,30 @@ int main(int argc, char** argv) {
   schema->add_option("-o,--output", schema_out, "where to write it ('-' for stdout)")
       ->default_str("-");
   schema->footer("Example: fcgi-harness schema -o scenario.schema.json");
+
+  std::vector<std::string> report_inputs, report_labels;
+  std::string report_out = "report.html", report_title = "fcgi-harness report";
+  auto* report = app.add_subcommand(
+      "report",
+      "merge results (run --json, certify --json) into one self-contained HTML report: the "
+      "matrix of implementations x checks by spec section, each cell's detail and timeline");
+  report->add_option("results", report_inputs, "results JSON files, one column each")
+      ->required()
+      ->check(CLI::ExistingFile);
+  report->add_option("-o,--output", report_out, "the HTML file to write")
+      ->default_str("report.html");
+  report->add_option("--title", report_title, "the page's title")
+      ->default_str("fcgi-harness report");
+  report->add_option("--label", report_labels,
+                     "the columns' names, in the order of the files (default: the name each "
+                     "results file records, else its file name)");
+  report->footer(
+      "Example:\n"
+      "  fcgi-harness certify gateway --adapter nginx --json nginx.json\n"
+      "  fcgi-harness certify gateway --adapter lighttpd --json lighttpd.json\n"
+      "  fcgi-harness report nginx.json lighttpd.json -o report.html\n"
+      "Evidence links are relative to the report: keep the evidence folders (--artifacts) "
+      "beside it when you archive it.");
 
   fh::cli::CertifyOptions certify_options;
   bool certify_list = false;
@@ -302,6 +342,19 @@ int main(int argc, char** argv) {
     sub->add_option("--markdown", certify_options.markdown,
                     "write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY "
                     "when that is set)");
+    sub->add_option("--html", certify_options.html,
+                    "write the HTML report to FILE: the checks grouped by spec section, each "
+                    "with its requirement, verdict and, for failures, the timeline as swimlanes");
+    sub->add_option("--quirks", certify_options.quirks,
+                    "allowed quirks (YAML: check glob, implementation, allowed grade, "
+                    "max_rate, reason, expires): an allowed result does not fail the "
+                    "certification, an expired quirk does");
+    sub->add_option("--baseline", certify_options.baseline,
+                    "a committed results file (certify --json): fail only on regressions")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--label", certify_options.label,
+                    "the implementation's name in reports (default: the adapter and its version, "
+                    "or the spawned program's name)");
     sub->add_option("--artifacts", certify_options.artifacts,
                     "where the evidence of failed checks goes")
         ->default_str("fcgi-harness-artifacts");
@@ -383,6 +436,8 @@ int main(int argc, char** argv) {
   }
   if (serve_backend->parsed()) return fh::cli::serve_backend(serve_options, std::cerr);
   if (serve_gateway->parsed()) return fh::cli::serve_gateway(serve_options, std::cerr);
+  if (report->parsed())
+    return fh::cli::write_report(report_inputs, report_labels, report_title, report_out, std::cerr);
   if (schema->parsed()) {
     try {
       fh::reports::write_text_file(schema_out, fh::scenario::scenario_schema().dump(2) + "\n");
@@ -438,6 +493,10 @@ int main(int argc, char** argv) {
 
   const int on_stdout = reports_on_stdout(json_path, junit_path, markdown_path);
   if (on_stdout > 1) return kExitUsage;
+  fh::cli::AcceptanceInputs acceptance;
+  if (!fh::cli::load_acceptance(quirks_path, fh::cli::kDefaultQuirks, baseline_path, acceptance,
+                                std::cerr))
+    return kExitUsage;
   const bool report_on_stdout = on_stdout == 1;
   std::ostream& out = report_on_stdout ? std::cerr : std::cout;
   Style style;
@@ -464,14 +523,20 @@ int main(int argc, char** argv) {
   if (expected > 0) out << " (" << expected << " as expected: emulated bugs detected)";
   out << " in " << format_ms(suite.duration_ms) << "\n";
 
+  auto results = fh::reports::to_json(suite);
+  results["subject"] = {{"name", run_label.empty() ? "run" : run_label},
+                        {"about", "fcgi-harness run"}};
+  const bool failed = fh::cli::judge_and_print(results, acceptance, false, out);
   try {
-    if (!json_path.empty())
-      fh::reports::write_text_file(json_path, fh::reports::to_json(suite).dump(2) + "\n");
+    if (!json_path.empty()) fh::reports::write_text_file(json_path, results.dump(2) + "\n");
     if (!junit_path.empty())
       fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
     const auto markdown = fh::reports::to_markdown(suite, "fcgi-harness run");
     if (!markdown_path.empty()) fh::reports::write_text_file(markdown_path, markdown);
     fh::reports::append_step_summary(markdown);
+    fh::reports::write_timeline_pages(suite);
+    if (!html_path.empty())
+      fh::reports::write_html_report({{results, {}, ""}}, "fcgi-harness run", html_path);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitFailed;
@@ -481,5 +546,5 @@ int main(int argc, char** argv) {
               << " scenario(s) ran; every program the harness started was stopped\n";
     return 128 + fh::runner::interrupt_signal();
   }
-  return suite.failed() ? kExitFailed : kExitOk;
+  return failed ? kExitFailed : kExitOk;
 }

@@ -1,0 +1,77 @@
+#include "cli/report.hpp"
+
+#include <filesystem>
+
+#include "reports/html_report.hpp"
+
+namespace fh::cli {
+
+int write_report(const std::vector<std::string>& inputs, const std::vector<std::string>& labels,
+                 const std::string& title, const std::string& output, std::ostream& err) {
+  if (labels.size() > inputs.size()) {
+    err << "error: " << labels.size() << " --label for " << inputs.size()
+        << " results file(s): one label per file, in order\n";
+    return 2;
+  }
+  std::vector<reports::ResultsSource> sources;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    try {
+      sources.push_back({reports::read_results(inputs[i]), inputs[i],
+                         i < labels.size() ? labels[i] : std::string()});
+    } catch (const std::exception& e) {
+      err << "error: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  try {
+    reports::write_html_report(sources, title, output);
+  } catch (const std::exception& e) {
+    err << "error: " << e.what() << "\n";
+    return 1;
+  }
+  std::size_t rows = 0;
+  for (const auto& s : sources) rows += s.results["scenarios"].size();
+  err << "wrote " << output << ": " << sources.size() << " column(s), " << rows << " result(s)\n";
+  return 0;
+}
+
+}  // namespace fh::cli
+
+namespace fh::cli {
+
+bool load_acceptance(const std::string& quirks_path, const std::string& default_path,
+                     const std::string& baseline_path, AcceptanceInputs& inputs,
+                     std::ostream& err) {
+  std::string path = quirks_path;
+  std::error_code ec;
+  if (path.empty() && !default_path.empty() && std::filesystem::is_regular_file(default_path, ec))
+    path = default_path;
+  if (path == "none") path.clear();
+  try {
+    if (!path.empty()) inputs.quirks = reports::load_quirks(path);
+    inputs.quirks_path = path;
+    if (!baseline_path.empty()) inputs.baseline = reports::read_results(baseline_path);
+  } catch (const std::exception& e) {
+    err << "error: " << e.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
+bool judge_and_print(nlohmann::json& results, const AcceptanceInputs& inputs, bool strict,
+                     std::ostream& out) {
+  const auto acceptance =
+      reports::judge(results, inputs.quirks, inputs.baseline, strict, reports::today_utc());
+  if (!acceptance.lines.empty()) {
+    out << "\n";
+    if (!inputs.quirks_path.empty()) out << "quirks from " << inputs.quirks_path << ":\n";
+    for (const auto& line : acceptance.lines) out << "  " << line << "\n";
+  }
+  results["acceptance"] = {{"failed", acceptance.failed},
+                           {"quirks", inputs.quirks_path},
+                           {"baseline", inputs.baseline.has_value()},
+                           {"findings", acceptance.lines}};
+  return acceptance.failed;
+}
+
+}  // namespace fh::cli

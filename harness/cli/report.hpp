@@ -1,0 +1,40 @@
+// The report side of the CLI: `fcgi-harness report RESULTS.json... -o report.html` (results
+// documents merged into one HTML report, reports/html_report.hpp), and the acceptance of a
+// run or certification (--quirks, --baseline: reports/acceptance.hpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "reports/acceptance.hpp"
+
+namespace fh::cli {
+
+/// Exit status: 0 written, 1 it could not be written, 2 an input is not a results document
+/// or there are more labels than files.
+int write_report(const std::vector<std::string>& inputs, const std::vector<std::string>& labels,
+                 const std::string& title, const std::string& output, std::ostream& err);
+
+/// The committed quirks `run` applies when --quirks is not given (if the file exists).
+inline constexpr const char* kDefaultQuirks = "quirks.yaml";
+
+/// What a run is accepted against: the quirks file's entries and the baseline results.
+struct AcceptanceInputs {
+  std::string quirks_path;  // empty: none
+  std::vector<reports::Quirk> quirks;
+  std::optional<nlohmann::json> baseline;
+};
+
+/// Reads --quirks (`quirks_path`: a file, "none", or empty for `default_path` when it exists)
+/// and --baseline; false with the error printed when one of them cannot be used.
+bool load_acceptance(const std::string& quirks_path, const std::string& default_path,
+                     const std::string& baseline_path, AcceptanceInputs& inputs, std::ostream& err);
+
+/// Judges `results` (marking quirks in it) and prints the findings; true when it failed.
+bool judge_and_print(nlohmann::json& results, const AcceptanceInputs& inputs, bool strict,
+                     std::ostream& out);
+
+}  // namespace fh::cli

@@ -1,0 +1,259 @@
+#include "reports/acceptance.hpp"
+
+#include <fnmatch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <regex>
+
+#include "language/yaml_reader.hpp"
+
+namespace fh::reports {
+
+using nlohmann::json;
+namespace yaml = language::yaml;
+
+namespace {
+
+// Grades from best to worst, as far as acceptance goes (SKIP judged nothing: not worse).
+int severity(const std::string& grade) {
+  if (grade == "INFORMATIONAL") return 1;
+  if (grade == "NON-STRICT") return 2;
+  if (grade == "FAIL") return 3;
+  if (grade == "ERROR") return 4;
+  return 0;  // PASS, SKIP
+}
+
+const std::vector<std::string>& allowed_grades() {
+  static const std::vector<std::string> grades{"INFORMATIONAL", "NON-STRICT", "FAIL", "ERROR"};
+  return grades;
+}
+
+// A check's own name matches itself although "[variant]" is also glob syntax.
+bool glob(const std::string& pattern, const std::string& text) {
+  return pattern == text || ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+// The names a quirk's `check` may match: the check id[variant] (certify), id[variant], id.
+std::vector<std::string> names_of(const json& row) {
+  const std::string id = row.value("id", "");
+  const std::string variant = row.value("variant", "");
+  const std::string suffix = variant.empty() ? "" : "[" + variant + "]";
+  std::vector<std::string> names{id + suffix, id};
+  if (row.contains("certify")) {
+    const std::string check = row["certify"].value("id", "");
+    names.insert(names.begin(), {check + suffix, check});
+  }
+  return names;
+}
+
+std::string key_of(const json& row) {
+  return names_of(row).front();
+}
+
+// How bad a row is: its grade's severity, except for an emulated bug's scenario, which is
+// good when its expected verdict came and as bad as a FAIL when it did not (it went blind).
+int badness(const json& row) {
+  if (row.contains("expected_verdict")) return row.value("as_expected", false) ? 0 : 3;
+  return severity(row.value("verdict", "ERROR"));
+}
+
+int failing_from(bool strict) {
+  return strict ? severity("NON-STRICT") : severity("FAIL");
+}
+
+std::string rate_text(const json& row) {
+  const auto runs = row.value("runs", 1);
+  char text[160];
+  if (runs > 1 && row.contains("rate_ci95")) {
+    std::snprintf(text, sizeof text, "%s in %d runs, failure rate %.2f (95%% CI %.2f-%.2f)",
+                  row.value("verdict", "").c_str(), runs, row.value("rate", 0.0),
+                  row["rate_ci95"][0].get<double>(), row["rate_ci95"][1].get<double>());
+  } else {
+    std::snprintf(text, sizeof text, "%s in 1 run", row.value("verdict", "").c_str());
+  }
+  return text;
+}
+
+// Does `quirk` allow this row as it came out? A known race is allowed unless its failure rate
+// is significantly above the allowed one (the interval's low end over it); one run measures
+// no rate, so it is allowed.
+bool allows(const Quirk& quirk, const json& row) {
+  if (row.contains("expected_verdict")) return false;  // a blind emulation is never a quirk
+  if (severity(row.value("verdict", "ERROR")) > severity(quirk.allowed)) return false;
+  if (quirk.max_rate && row.value("runs", 1) > 1 && row.contains("rate_ci95"))
+    return row["rate_ci95"][0].get<double>() <= *quirk.max_rate;
+  return true;
+}
+
+std::string describe(const Quirk& q) {
+  std::string text = q.mark.to_string() + " " + q.check;
+  if (q.implementation != "*") text += " on " + q.implementation;
+  text += " (allowed: " + q.allowed;
+  if (q.max_rate) {
+    char rate[48];
+    std::snprintf(rate, sizeof rate, " at a failure rate up to %.2f", *q.max_rate);
+    text += rate;
+  }
+  return text + ", until " + q.expires + ")";
+}
+
+}  // namespace
+
+std::string today_utc() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+  return text;
+}
+
+std::vector<Quirk> load_quirks(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw language::ScenarioError({path, 0, 0}, "cannot read the quirks file");
+  } catch (const YAML::Exception& e) {
+    throw language::ScenarioError({path, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  yaml::MapReader top(root, path, "quirks file");
+  const auto list = top.require("quirks");
+  top.finish();
+  if (!list.IsSequence())
+    throw language::ScenarioError(yaml::mark_of(list, path),
+                                  "quirks must be a list, got " + yaml::kind_name(list));
+  static const std::regex date(R"(\d{4}-\d{2}-\d{2})");
+  std::vector<Quirk> quirks;
+  for (const auto& node : list) {
+    yaml::MapReader r(node, path, "quirk");
+    Quirk q;
+    q.mark = r.mark();
+    q.check = yaml::as_string(r.require("check"), path, "check");
+    if (r.has("implementation"))
+      q.implementation = yaml::as_string(r.get("implementation"), path, "implementation");
+    q.allowed = yaml::one_of(r.require("allowed"), path, "allowed", allowed_grades());
+    if (r.has("max_rate")) {
+      const auto node_rate = r.get("max_rate");
+      double rate = -1;
+      try {
+        rate = node_rate.as<double>();
+      } catch (const YAML::Exception&) {
+      }
+      if (rate < 0 || rate > 1)
+        throw language::ScenarioError(
+            yaml::mark_of(node_rate, path),
+            "max_rate: a failure rate from 0 to 1, got " + yaml::kind_name(node_rate));
+      if (severity(q.allowed) < severity("FAIL"))
+        throw language::ScenarioError(
+            yaml::mark_of(node_rate, path),
+            "max_rate is a known race's: it needs allowed: FAIL or ERROR");
+      q.max_rate = rate;
+    }
+    q.reason = yaml::as_string(r.require("reason"), path, "reason");
+    const auto expires = r.require("expires");
+    q.expires = yaml::as_string(expires, path, "expires");
+    if (!std::regex_match(q.expires, date))
+      throw language::ScenarioError(yaml::mark_of(expires, path),
+                                    "expires: a date as YYYY-MM-DD, got '" + q.expires + "'");
+    r.finish();
+    quirks.push_back(std::move(q));
+  }
+  return quirks;
+}
+
+Acceptance judge(json& results, const std::vector<Quirk>& quirks,
+                 const std::optional<json>& baseline, bool strict, const std::string& today) {
+  Acceptance out;
+  const std::string implementation =
+      results.value("subject", json::object()).value("name", std::string("run"));
+  std::map<std::string, int> before;  // baseline: row key -> badness
+  if (baseline)
+    for (const auto& row : baseline->value("scenarios", json::array()))
+      before[key_of(row)] = badness(row);
+
+  std::vector<int> used(quirks.size(), 0), matched(quirks.size(), 0);
+  int regressions = 0, improvements = 0, known = 0;
+  for (auto& row : results["scenarios"]) {
+    const auto names = names_of(row);
+    const Quirk* quirk = nullptr;
+    for (std::size_t i = 0; i < quirks.size() && !quirk; ++i) {
+      if (!glob(quirks[i].implementation, implementation)) continue;
+      for (const auto& name : names)
+        if (glob(quirks[i].check, name)) {
+          quirk = &quirks[i];
+          ++matched[i];
+          break;
+        }
+    }
+    const int now = badness(row);
+    const std::string key = names.front();
+    // Bad means: failing without a baseline; worse than the baseline (or new and failing)
+    // with one.
+    bool bad = now >= failing_from(strict);
+    if (baseline) {
+      const auto it = before.find(key);
+      if (it == before.end()) {
+        if (bad) out.lines.push_back("new and failing: " + key + ": " + rate_text(row));
+      } else if (now > it->second) {
+        bad = true;
+        out.lines.push_back("regression: " + key + ": " + rate_text(row));
+      } else if (now < it->second) {
+        bad = false;
+        ++improvements;
+        out.lines.push_back("improvement: " + key + ": now " + row.value("verdict", ""));
+      } else {
+        if (bad) ++known;
+        bad = false;  // as bad as the baseline: known, not a regression
+      }
+    }
+    if (quirk) {
+      row["quirk"] = {{"allowed", quirk->allowed},
+                      {"reason", quirk->reason},
+                      {"expires", quirk->expires},
+                      {"where", quirk->mark.to_string()}};
+      if (quirk->max_rate) row["quirk"]["max_rate"] = *quirk->max_rate;
+      const bool allowed = allows(*quirk, row);
+      if (now > 0 || quirk->max_rate) {
+        ++used[quirk - quirks.data()];
+        out.lines.push_back(std::string(allowed ? "allowed" : "NOT allowed") + ": " + key + ": " +
+                            rate_text(row) + "\n    by quirk " + describe(*quirk) + "\n    " +
+                            quirk->reason);
+      }
+      if (bad && allowed) bad = false;
+    }
+    if (bad) {
+      out.failed = true;
+      if (baseline) ++regressions;
+    }
+  }
+  for (std::size_t i = 0; i < quirks.size(); ++i) {
+    const auto& q = quirks[i];
+    if (q.expires < today) {
+      out.failed = true;
+      out.lines.push_back("EXPIRED quirk " + describe(q) + ": " + q.reason +
+                          " (fix it or renew it with a new reason and date)");
+    } else if (!matched[i]) {
+      out.lines.push_back("unused quirk " + describe(q) + ": it matches nothing in this run");
+    } else if (!used[i]) {
+      out.lines.push_back("quirk not needed this time " + describe(q) + ": every match passed");
+    }
+  }
+  if (baseline) {
+    std::size_t missing = 0;
+    std::map<std::string, bool> now_keys;
+    for (const auto& row : results["scenarios"]) now_keys[key_of(row)] = true;
+    for (const auto& [key, _] : before) missing += now_keys.count(key) ? 0 : 1;
+    std::string summary = "against the baseline: " + std::to_string(regressions) +
+                          " regression(s), " + std::to_string(improvements) + " improvement(s), " +
+                          std::to_string(known) + " known failure(s)";
+    if (missing) summary += ", " + std::to_string(missing) + " of its result(s) not in this run";
+    out.lines.push_back(summary);
+  }
+  return out;
+}
+
+}  // namespace fh::reports
