@@ -353,7 +353,8 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
     if (!o.html.empty())
       reports::write_html_report({{results, {}, ""}}, "fcgi-harness certify " + o.party, o.html);
     if (!o.junit.empty()) reports::write_text_file(o.junit, reports::to_junit_xml(suite));
-    const auto markdown = reports::to_markdown(suite, "fcgi-harness certify " + o.party);
+    const auto markdown = reports::to_markdown(suite, "fcgi-harness certify " + o.party) +
+                          acceptance_markdown(results);
     if (!o.markdown.empty()) reports::write_text_file(o.markdown, markdown);
     reports::append_step_summary(markdown);
   } catch (const std::exception& e) {

@@ -531,7 +531,8 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) fh::reports::write_text_file(json_path, results.dump(2) + "\n");
     if (!junit_path.empty())
       fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
-    const auto markdown = fh::reports::to_markdown(suite, "fcgi-harness run");
+    const auto markdown =
+        fh::reports::to_markdown(suite, "fcgi-harness run") + fh::cli::acceptance_markdown(results);
     if (!markdown_path.empty()) fh::reports::write_text_file(markdown_path, markdown);
     fh::reports::append_step_summary(markdown);
     fh::reports::write_timeline_pages(suite);

@@ -74,4 +74,19 @@ bool judge_and_print(nlohmann::json& results, const AcceptanceInputs& inputs, bo
   return acceptance.failed;
 }
 
+std::string acceptance_markdown(const nlohmann::json& results) {
+  const auto& acceptance = results.value("acceptance", nlohmann::json::object());
+  const auto findings = acceptance.value("findings", std::vector<std::string>{});
+  if (findings.empty()) return "";
+  std::string out = "\n### Quirks and baseline\n\n";
+  for (const auto& finding : findings) {
+    // A finding's continuation lines (the quirk, its reason) stay in its list item.
+    std::string item = finding;
+    for (std::size_t at = item.find('\n'); at != std::string::npos; at = item.find('\n', at + 4))
+      item.replace(at, 1, "<br>");
+    out += "- " + item + "\n";
+  }
+  return out;
+}
+
 }  // namespace fh::cli

@@ -33,6 +33,9 @@ struct AcceptanceInputs {
 bool load_acceptance(const std::string& quirks_path, const std::string& default_path,
                      const std::string& baseline_path, AcceptanceInputs& inputs, std::ostream& err);
 
+/// The acceptance's findings (quirks, baseline) as a Markdown section; "" when there are none.
+std::string acceptance_markdown(const nlohmann::json& results);
+
 /// Judges `results` (marking quirks in it) and prints the findings; true when it failed.
 bool judge_and_print(nlohmann::json& results, const AcceptanceInputs& inputs, bool strict,
                      std::ostream& out);
