@@ -2,13 +2,12 @@
 
 #include <fnmatch.h>
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <map>
 #include <regex>
 
 #include "language/yaml_reader.hpp"
+#include "reports/reports.hpp"
 
 namespace fh::reports {
 
@@ -103,12 +102,7 @@ std::string describe(const Quirk& q) {
 }  // namespace
 
 std::string today_utc() {
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[16];
-  std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
-  return text;
+  return utc_now("%Y-%m-%d");
 }
 
 std::vector<Quirk> load_quirks(const std::string& path) {

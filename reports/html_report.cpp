@@ -1,8 +1,6 @@
 #include "reports/html_report.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -192,12 +190,7 @@ std::string column_name(const ResultsSource& source) {
 }
 
 std::string now_utc() {
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
+  return utc_now("%Y-%m-%dT%H:%M:%SZ");
 }
 
 // Inside <script>, "</" could end the element: JSON allows "<\/" for it.

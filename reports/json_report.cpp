@@ -1,3 +1,5 @@
+#include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -115,6 +117,15 @@ json to_json(const runner::SuiteReport& suite) {
                 {"verdicts", counts_json(suite.counts)},
                 {"failed", suite.failed()},
                 {"duration_ms", suite.duration_ms}}}};
+}
+
+std::string utc_now(const char* format) {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, format, &tm);
+  return text;
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

@@ -17,6 +17,9 @@ std::string to_markdown(const runner::SuiteReport& suite, const std::string& tit
 /// Appends `markdown` to the file $GITHUB_STEP_SUMMARY names, when it is set (GitHub Actions).
 void append_step_summary(const std::string& markdown);
 
+/// The current time in UTC, formatted by strftime's `format` ("%Y-%m-%d", ...).
+std::string utc_now(const char* format);
+
 /// Writes `text` to `path` ("-" is stdout). Throws std::runtime_error naming the path.
 void write_text_file(const std::string& path, const std::string& text);
 
