@@ -1,5 +1,6 @@
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -132,6 +133,11 @@ void write_text_file(const std::string& path, const std::string& text) {
   if (path == "-") {
     std::cout << text;
     return;
+  }
+  // A report's folder is made as needed (build/report/x.html on a fresh tree).
+  if (const auto dir = std::filesystem::path(path).parent_path(); !dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(dir, ignored);
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

@@ -20,7 +20,8 @@ void append_step_summary(const std::string& markdown);
 /// The current time in UTC, formatted by strftime's `format` ("%Y-%m-%d", ...).
 std::string utc_now(const char* format);
 
-/// Writes `text` to `path` ("-" is stdout). Throws std::runtime_error naming the path.
+/// Writes `text` to `path` ("-" is stdout), making its folder when needed. Throws
+/// std::runtime_error naming the path.
 void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace fh::reports
