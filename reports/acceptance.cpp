@@ -8,6 +8,7 @@
 
 #include "language/yaml_reader.hpp"
 #include "reports/reports.hpp"
+#include "runner/verdict.hpp"
 
 namespace fh::reports {
 
@@ -63,27 +64,45 @@ int failing_from(bool strict) {
   return strict ? severity("NON-STRICT") : severity("FAIL");
 }
 
-std::string rate_text(const json& row) {
-  const auto runs = row.value("runs", 1);
-  char text[160];
-  if (runs > 1 && row.contains("rate_ci95")) {
-    std::snprintf(text, sizeof text, "%s in %d runs, failure rate %.2f (95%% CI %.2f-%.2f)",
-                  row.value("verdict", "").c_str(), runs, row.value("rate", 0.0),
-                  row["rate_ci95"][0].get<double>(), row["rate_ci95"][1].get<double>());
-  } else {
-    std::snprintf(text, sizeof text, "%s in 1 run", row.value("verdict", "").c_str());
+// A row's failure rate: FAIL and ERROR runs of all runs, with the 95% Wilson interval (the
+// results carry it with --repeat; one run is computed here, 1 of 1 failed being 0.21-1.00).
+struct Rate {
+  std::uint64_t runs = 1, failed = 0;
+  runner::Interval ci95;
+};
+
+Rate rate_of(const json& row) {
+  Rate rate;
+  const std::string verdict = row.value("verdict", "ERROR");
+  if (row.contains("runs") && row.contains("rate_ci95")) {
+    rate.runs = row["runs"].get<std::uint64_t>();
+    rate.failed = static_cast<std::uint64_t>(row.value("rate", 0.0) * double(rate.runs) + 0.5);
+    rate.ci95 = {row["rate_ci95"][0].get<double>(), row["rate_ci95"][1].get<double>()};
+    return rate;
   }
+  rate.failed = (verdict == "FAIL" || verdict == "ERROR") ? 1 : 0;
+  rate.ci95 = runner::wilson_interval(rate.failed, rate.runs);
+  return rate;
+}
+
+std::string rate_text(const json& row) {
+  const auto rate = rate_of(row);
+  char text[200];
+  std::snprintf(text, sizeof text,
+                "%s, %llu of %llu run(s) failed: failure rate %.2f (95%% CI %.2f-%.2f)",
+                row.value("verdict", "").c_str(), static_cast<unsigned long long>(rate.failed),
+                static_cast<unsigned long long>(rate.runs), double(rate.failed) / double(rate.runs),
+                rate.ci95.low, rate.ci95.high);
   return text;
 }
 
 // Does `quirk` allow this row as it came out? A known race is allowed unless its failure rate
-// is significantly above the allowed one (the interval's low end over it); one run measures
-// no rate, so it is allowed.
+// is significantly above the allowed one: the interval's low end over it (one failed run,
+// 0.21-1.00, is above no max_rate of 0.21 or more).
 bool allows(const Quirk& quirk, const json& row) {
   if (row.contains("expected_verdict")) return false;  // a blind emulation is never a quirk
   if (severity(row.value("verdict", "ERROR")) > severity(quirk.allowed)) return false;
-  if (quirk.max_rate && row.value("runs", 1) > 1 && row.contains("rate_ci95"))
-    return row["rate_ci95"][0].get<double>() <= *quirk.max_rate;
+  if (quirk.max_rate) return rate_of(row).ci95.low <= *quirk.max_rate;
   return true;
 }
 

@@ -81,11 +81,22 @@ TEST(Acceptance, AKnownRaceFailsOnlyWhenItsRateIsSignificantlyAboveTheAllowedOne
   EXPECT_TRUE(judge(above, {q}, std::nullopt, false, kToday).failed);
 }
 
+TEST(Acceptance, OneRunOfARaceShowsItsIntervalAndIsAllowedUnlessTheRateIsTiny) {
+  auto r = results({row("race", "FAIL")});
+  const auto a = judge(r, {quirk("race", "FAIL", "2027-01-01", 0.5)}, std::nullopt, false, kToday);
+  EXPECT_FALSE(a.failed);
+  EXPECT_TRUE(any_line(a, "FAIL, 1 of 1 run(s) failed: failure rate 1.00 (95% CI 0.21-1.00)"));
+  // One failed run is already significant against a race allowed to fail 10% of the time.
+  auto again = results({row("race", "FAIL")});
+  EXPECT_TRUE(
+      judge(again, {quirk("race", "FAIL", "2027-01-01", 0.1)}, std::nullopt, false, kToday).failed);
+}
+
 TEST(Acceptance, AKnownRaceThatPassedStillShowsItsRate) {
   auto r = results({race_row("race", 10, 0, 0.0, 0.28)});
   const auto a = judge(r, {quirk("race", "FAIL", "2027-01-01", 0.5)}, std::nullopt, false, kToday);
   EXPECT_FALSE(a.failed);
-  EXPECT_TRUE(any_line(a, "PASS in 10 runs, failure rate 0.00"));
+  EXPECT_TRUE(any_line(a, "PASS, 0 of 10 run(s) failed: failure rate 0.00"));
 }
 
 TEST(Acceptance, AnExpiredQuirkFailsTheRunEvenWhenEverythingPassed) {
