@@ -349,16 +349,18 @@ MATRIX_JS = """(() => {
   return out;
 })()"""
 
-# The index (in document order) of the cell to click: the first whose DATA cell has a
-# timeline, preferring FAIL; without any timeline the first FAIL cell, else the first cell.
+# The index (in document order) of the cell to click: the first visible one (a party tab may
+# hide others) whose DATA cell has a timeline, preferring FAIL; without any timeline the first
+# FAIL cell, else the first cell.
 CLICK_TARGET_JS = """(() => {
   const data = %s, byPair = new Map(data.cells.map(c => [c.col + '\\u0000' + c.row, c]));
   const tds = [...document.querySelectorAll('table#fh-matrix td.fh-cell')];
   const cellOf = td => byPair.get(td.dataset.col + '\\u0000' + td.dataset.row);
   const has = td => { const c = cellOf(td); return !!c && c.timeline !== null && c.timeline !== undefined; };
   const fail = td => { const c = cellOf(td); return !!c && c.verdict === 'FAIL'; };
+  const shown = td => td.offsetParent !== null && td.getClientRects().length > 0;
   const pick = [td => has(td) && fail(td), has, fail, () => true]
-      .map(p => tds.findIndex(p)).find(i => i >= 0);
+      .map(p => tds.findIndex(td => shown(td) && p(td))).find(i => i >= 0);
   if (pick === undefined) return null;
   const td = tds[pick];
   return {index: pick, col: td.dataset.col, row: td.dataset.row, grade: td.dataset.grade, timeline: has(td)};

@@ -10,16 +10,16 @@
   'use strict';
 
   // ------------------------------------------------------------------------------ grades
-  // The one place for the grades: name (as in DATA), short text in a cell, CSS class
-  // (report.css colours .fh-g-<cls>), and what it means (legend, tooltips).
+  // The one place for the grades: name (as in DATA), short text (chips, detail), abbr (a
+  // matrix cell's text), CSS class (report.css colours .fh-g-<cls>), and what it means.
   const GRADES = [
-    {name: 'PASS', short: 'PASS', cls: 'pass', about: 'an acceptable outcome graded PASS matched'},
-    {name: 'NON-STRICT', short: 'NON-STRICT', cls: 'nonstrict', about: 'works, but bends the letter of a spec'},
-    {name: 'INFORMATIONAL', short: 'INFO', cls: 'info', about: 'a behaviour worth knowing, not a defect'},
-    {name: 'FAIL', short: 'FAIL', cls: 'fail', about: 'the requirement is broken'},
-    {name: 'ERROR', short: 'ERROR', cls: 'error', about: 'the harness could not judge (setup, crash, internal error)'},
-    {name: 'SKIP', short: 'SKIP', cls: 'skip', about: 'does not apply here'},
-    {name: 'NOT-RUN', short: 'not run', cls: 'notrun', about: 'no result for this pair'},
+    {name: 'PASS', short: 'PASS', abbr: 'PASS', cls: 'pass', about: 'an acceptable outcome graded PASS matched'},
+    {name: 'NON-STRICT', short: 'NON-STRICT', abbr: 'N-S', cls: 'nonstrict', about: 'works, but bends the letter of a spec'},
+    {name: 'INFORMATIONAL', short: 'INFO', abbr: 'INFO', cls: 'info', about: 'a behaviour worth knowing, not a defect'},
+    {name: 'FAIL', short: 'FAIL', abbr: 'FAIL', cls: 'fail', about: 'the requirement is broken'},
+    {name: 'ERROR', short: 'ERROR', abbr: 'ERR', cls: 'error', about: 'the harness could not judge (setup, crash, internal error)'},
+    {name: 'SKIP', short: 'SKIP', abbr: 'SKIP', cls: 'skip', about: 'does not apply here'},
+    {name: 'NOT-RUN', short: 'not run', abbr: '–', cls: 'notrun', about: 'no result for this pair'},
   ];
   const GRADE = Object.fromEntries(GRADES.map((g) => [g.name, g]));
   const SEVERITY = ['FAIL', 'ERROR', 'NON-STRICT', 'INFORMATIONAL', 'SKIP', 'PASS', 'NOT-RUN'];
@@ -28,7 +28,7 @@
   const COLLAPSE_MIN = 3;        // a run this long collapses into one band
 
   function grade(name) {
-    return GRADE[name] || {name: String(name), short: String(name), cls: 'unknown', about: ''};
+    return GRADE[name] || {name: String(name), short: String(name), abbr: String(name), cls: 'unknown', about: ''};
   }
   function gradeText(cell) {
     if (!cell) return GRADE['NOT-RUN'].short;
@@ -114,8 +114,12 @@
   function gradeLegend() {
     return el('div', {class: 'fh-legend-part'}, el('h3', {}, 'Cells'),
       el('ul', {class: 'fh-legend-list'},
-        GRADES.map((g) => el('li', {}, el('span', {class: `fh-chip fh-g-${g.cls}`}, g.short), ' ', g.about)),
-        el('li', {}, gradeChip('FAIL', true), ' an emulated bug detected: FAIL is the expected verdict'),
+        GRADES.map((g) => el('li', {}, el('span', {class: `fh-chip fh-g-${g.cls}`}, g.abbr), ' ',
+          g.abbr !== g.name ? el('strong', {}, g.name.toLowerCase() + ': ') : null, g.about)),
+        el('li', {}, gradeChip('FAIL', true, 'FAIL*'), ' an emulated bug detected: FAIL is the expected verdict'),
+        el('li', {}, el('span', {class: 'fh-chip fh-g-fail'}, 'FAIL', el('span', {class: 'fh-cell-rate'}, ' 0.20')),
+          ' with --repeat: the failure rate over the runs'),
+        el('li', {}, el('span', {class: 'fh-variant'}, '· unix'), ' a variant of the check named on the row above (same title, e.g. another transport)'),
         el('li', {}, el('span', {class: 'fh-chip fh-g-pass fh-has-tl'}, 'PASS'), ' corner mark: a timeline was kept (swimlane in the detail)'),
         el('li', {}, el('span', {class: 'fh-quirk-mark'}, 'Q'), ' an allowed quirk covers the cell'),
         el('li', {}, el('span', {class: 'fh-level fh-level-must'}, 'MUST'), ' ',
@@ -156,13 +160,100 @@
       el('div', {class: 'fh-legend-body'}, parts));
   }
 
+  // ------------------------------------------------------------------------------ parties
+  // Certify reports put backends and gateways side by side, and no backend column runs a
+  // gateway check. Columns fall into parties: columns sharing a row are one party, and
+  // parties whose rows' keys all start with the same word (`backend/`, `gateway/`) merge.
+  // Two parties or more give the page tabs; a column or row no party claims (no cells, or a
+  // key whose word no party has) is shown in every tab.
+  function keyWord(key) {
+    const m = /^([A-Za-z][\w-]*)\//.exec(key);
+    return m ? m[1] : null;
+  }
+  function findParties(data) {
+    const colRows = data.columns.map(() => new Set());
+    for (const c of data.cells) if (colRows[c.col]) colRows[c.col].add(c.row);
+    const parent = data.columns.map((_, i) => i);
+    const find = (i) => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+    const owner = new Map();
+    colRows.forEach((rows, i) => rows.forEach((r) => {
+      if (owner.has(r)) parent[find(i)] = find(owner.get(r)); else owner.set(r, i);
+    }));
+    const comps = new Map();
+    colRows.forEach((rows, i) => {
+      if (!rows.size) return;
+      const root = find(i);
+      if (!comps.has(root)) comps.set(root, {cols: [], rows: new Set()});
+      comps.get(root).cols.push(i);
+      rows.forEach((r) => comps.get(root).rows.add(r));
+    });
+    const parties = [], byWord = new Map();
+    for (const p of comps.values()) {
+      const words = new Set([...p.rows].map(keyWord));
+      p.word = words.size === 1 ? [...words][0] : null;
+      const same = p.word && byWord.get(p.word);
+      if (same) { same.cols.push(...p.cols); p.rows.forEach((r) => same.rows.add(r)); continue; }
+      if (p.word) byWord.set(p.word, p);
+      parties.push(p);
+    }
+    if (parties.length < 2) return null;
+    for (const r of data.rows) {
+      const p = !owner.has(r.key) && byWord.get(keyWord(r.key));
+      if (p) p.rows.add(r.key);
+    }
+    parties.forEach((p) => p.cols.sort((a, b) => a - b));
+    parties.sort((a, b) => a.cols[0] - b.cols[0]);
+    const colParty = data.columns.map(() => ''), rowParty = new Map(data.rows.map((r) => [r.key, '']));
+    parties.forEach((p, i) => {
+      p.id = p.word || `group-${i + 1}`;
+      const first = data.columns[p.cols[0]].name || `column ${p.cols[0]}`;
+      p.label = p.word ? p.word.charAt(0).toUpperCase() + p.word.slice(1) + (/s$/.test(p.word) ? '' : 's')
+        : first + (p.cols.length > 1 ? ' …' : '');
+      p.cols.forEach((c) => { colParty[c] = p.id; });
+      p.rows.forEach((r) => { if (rowParty.has(r)) rowParty.set(r, p.id); });
+    });
+    return {list: parties, colParty, rowParty};
+  }
+  // The tab bar: one button per party, then All; `onPick(id)` ('' for All).
+  function buildPartyTabs(parties, ncols, onPick) {
+    const tab = (id, text, n, about) => el('button', {type: 'button', role: 'tab', class: 'fh-tab', 'data-party': id,
+      'aria-selected': 'false', title: about, onclick: () => onPick(id)}, text, el('span', {class: 'fh-tab-n'}, ` (${n})`));
+    const bar = el('div', {id: 'fh-party', class: 'fh-tabs', role: 'tablist', 'aria-label': 'implementations shown'},
+      parties.list.map((p) => tab(p.id, p.label, p.cols.length, `${plural(p.cols.length, 'column')}, ${plural(p.rows.size, 'row')}`)),
+      tab('', 'All', ncols, 'every column and row'));
+    bar.addEventListener('keydown', (e) => {
+      const tabs = [...bar.querySelectorAll('.fh-tab')], i = tabs.indexOf(document.activeElement);
+      const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+      if (i < 0 || !d) return;
+      e.preventDefault();
+      const next = tabs[(i + d + tabs.length) % tabs.length];
+      next.focus();
+      next.click();
+    });
+    return bar;
+  }
+
+  // ------------------------------------------------------------------------------ variants
+  // `id[variant]`: rows of one check run per transport (or other variant) in a row.
+  function splitVariant(key) {
+    const m = /^(.*)\[([^\][]*)\]$/.exec(key);
+    return m ? {check: m[1], variant: m[2]} : {check: key, variant: ''};
+  }
+  function stemOf(check) {
+    const parts = check.split('/');
+    return parts[parts.length - 1] || check;
+  }
+
   // ------------------------------------------------------------------------------ matrix
-  // Counts by grade of one column, over the rows shown (NOT-RUN for a missing cell), and
-  // its FAIL/ERROR on MUST rows, unexpected ones apart from emulated bugs' expected FAILs.
-  function columnCounts(ix, col) {
+  // Counts by grade of one column over the rows of its own party (NOT-RUN for a missing
+  // cell), and its FAIL/ERROR on MUST rows, unexpected ones apart from emulated bugs'.
+  function columnCounts(ix, col, parties) {
     const counts = Object.fromEntries(GRADES.map((g) => [g.name, 0]));
-    let must = 0, mustExpected = 0, expected = 0;
+    const mine = parties ? parties.colParty[col] : '';
+    let must = 0, mustExpected = 0, expected = 0, total = 0;
     for (const row of ix.data.rows) {
+      if (mine && parties.rowParty.get(row.key) && parties.rowParty.get(row.key) !== mine) continue;
+      total++;
       const cell = ix.cell(col, row.key);
       const g = cell ? cell.verdict : 'NOT-RUN';
       counts[g] = (counts[g] || 0) + 1;
@@ -171,69 +262,91 @@
         if (cell.expected) mustExpected++; else must++;
       }
     }
-    return {counts, must, mustExpected, expected, total: ix.data.rows.length};
+    return {counts, must, mustExpected, expected, total};
   }
-  // The column head: its name, the MUST failures first, a stacked bar, counts by grade.
-  function columnHead(ix, col, index) {
-    const s = columnCounts(ix, index);
-    const must = s.must > 0
-      ? el('div', {class: 'fh-must fh-must-bad'}, `${s.must} MUST failing`)
-      : el('div', {class: 'fh-must fh-must-ok'}, 'no MUST failure');
-    if (s.mustExpected) must.appendChild(el('span', {class: 'fh-must-exp'}, ` +${s.mustExpected} expected`));
-    const bar = el('div', {class: 'fh-bar', title: SEVERITY.filter((g) => s.counts[g]).map((g) => `${s.counts[g]} ${g}`).join(', ')},
-      SEVERITY.filter((g) => s.counts[g]).map((g) =>
-        el('span', {class: `fh-g-${grade(g).cls}`, style: `flex-grow:${s.counts[g]}`})));
-    const chips = el('div', {class: 'fh-chips'}, SEVERITY.filter((g) => s.counts[g]).map((g) =>
-      gradeChip(g, false, `${s.counts[g]} ${grade(g).short}` + (g === 'FAIL' && s.expected ? ` (${s.expected} exp.)` : ''))));
-    return el('th', {class: 'fh-colhead', scope: 'col', title: [col.about, col.source].filter(Boolean).join('\n')},
-      el('div', {class: 'fh-colname'}, col.name || `column ${index}`), must, bar, chips);
+  // The column head: its name (up to 3 lines), a stacked bar, the MUST failures.
+  function columnHead(ix, col, index, parties) {
+    const s = columnCounts(ix, index, parties);
+    const summary = SEVERITY.filter((g) => s.counts[g]).map((g) =>
+      `${s.counts[g]} ${g}` + (g === 'FAIL' && s.expected ? ` (${s.expected} expected)` : '')).join(', ');
+    const must = el('div', {class: `fh-must ${s.must ? 'fh-must-bad' : 'fh-must-ok'}`,
+      title: s.must ? `${s.must} MUST rows FAIL or ERROR` : 'no MUST row fails'}, s.must ? `${s.must} MUST` : '0 MUST',
+    s.mustExpected ? el('span', {class: 'fh-must-exp', title: `${s.mustExpected} expected (emulated bugs)`}, ` +${s.mustExpected}*`) : null);
+    const bar = el('div', {class: 'fh-bar'}, SEVERITY.filter((g) => s.counts[g]).map((g) =>
+      el('span', {class: `fh-g-${grade(g).cls}`, style: `flex-grow:${s.counts[g]}`})));
+    const tip = [col.name || `column ${index}`, col.about, col.source, `${s.total} rows: ${summary}`].filter(Boolean).join('\n');
+    return el('th', {class: 'fh-colhead', scope: 'col', 'data-col': index, title: tip},
+      el('div', {class: 'fh-colname'}, col.name || `column ${index}`), bar, must);
   }
-  function rowHead(row) {
-    return el('th', {class: 'fh-rowhead', scope: 'row', title: row.requirement || row.title || row.key},
-      el('div', {class: 'fh-rowtitle'}, levelBadge(row.level), ' ', row.title || row.key),
-      el('div', {class: 'fh-key'}, row.key));
+  // The sticky row head, one line: level, title (ellipsis), the key's last part (when it
+  // fits whole: it wraps onto a clipped second line otherwise), the variant. A row that follows its check's first row shows only "· variant" (CSS, by the
+  // fh-vfollow class applyFilters sets, so the first row shown always has the title).
+  function rowHead(row, v) {
+    const tip = [row.title, row.key, row.requirement ? '“' + row.requirement + '”' : ''].filter(Boolean).join('\n');
+    return el('th', {class: 'fh-rowhead', scope: 'row', title: tip},
+      el('div', {class: 'fh-rowline'},
+        el('span', {class: 'fh-lvl-slot'}, levelBadge(row.level)),
+        el('span', {class: 'fh-rowtext'}, el('span', {class: 'fh-rowtitle'}, row.title || v.check),
+          row.title ? el('span', {class: 'fh-key fh-stem'}, stemOf(v.check)) : null),
+        v.variant ? el('span', {class: 'fh-variant'}, '· ' + v.variant) : null));
   }
-  // One td.fh-cell: coloured by grade, the short text, the repeat rate or load count below.
+  // The text of a cell: the short grade, FAIL* for an expected FAIL, the failure rate.
+  function cellText(cell) {
+    if (!cell) return GRADE['NOT-RUN'].abbr;
+    return grade(cell.verdict).abbr + (cell.expected ? '*' : '');
+  }
+  // One td.fh-cell: coloured by grade, the short text, the repeat rate after it.
   function buildCell(ix, col, row) {
     const cell = ix.cell(col, row.key);
     const g = grade(cell ? cell.verdict : 'NOT-RUN');
     const cls = ['fh-cell', `fh-g-${g.cls}`];
     if (cell && cell.expected) cls.push('fh-expected');
     if (ix.timeline(cell)) cls.push('fh-has-tl');
-    let sub = null, tip = `${ix.data.columns[col].name}: ${row.key}\n${gradeText(cell)}`;
+    let rate = null, tip = `${ix.data.columns[col].name}: ${row.key}\n${gradeText(cell)}`;
     if (cell && isNum(cell.rate) && isNum(cell.runs)) {
-      sub = `${fmtPct(cell.rate)} of ${cell.runs}`;
+      rate = cell.rate.toFixed(2);
       tip += `\nfailure rate ${fmtPct(cell.rate)} over ${cell.runs} runs` +
         (Array.isArray(cell.rate_ci95) ? ` (95 % CI ${fmtPct(cell.rate_ci95[0])}–${fmtPct(cell.rate_ci95[1])})` : '');
-    } else {
-      const load = cell && (cell.requests || []).map((r) => r.load).find(Boolean);
-      if (load) {
-        const bad = Object.entries(load.verdicts || {}).filter(([k]) => k !== 'PASS').reduce((n, [, v]) => n + v, 0);
-        sub = bad ? `${bad} of ${load.started} bad` : `${load.finished} requests`;
-      }
     }
+    const load = cell && (cell.requests || []).map((r) => r.load).find(Boolean);
+    if (load) {
+      const bad = Object.entries(load.verdicts || {}).filter(([k]) => k !== 'PASS').reduce((n, [, v]) => n + v, 0);
+      tip += bad ? `\nload: ${bad} of ${load.started} requests bad` : `\nload: ${load.finished} requests`;
+    }
+    if (ix.timeline(cell)) tip += '\n(a timeline was kept)';
     if (cell && cell.reason) tip += '\n' + clip(cell.reason, 300);
     if (cell && cell.quirk) tip += `\nquirk: ${cell.quirk.allowed} allowed: ${cell.quirk.reason || ''}`;
     return el('td', {class: cls.join(' '), tabindex: 0, 'data-col': col, 'data-row': row.key,
       'data-grade': cell ? cell.verdict : 'NOT-RUN', title: tip, 'aria-label': tip.split('\n').slice(0, 2).join(': ')},
-    el('span', {class: 'fh-cell-grade'}, gradeText(cell)),
-    sub ? el('span', {class: 'fh-cell-sub'}, sub) : null,
+    cellText(cell),
+    rate !== null ? el('span', {class: 'fh-cell-rate'}, ' ' + rate) : null,
     cell && cell.quirk ? el('span', {class: 'fh-quirk-mark', title: 'quirk allowed'}, 'Q') : null);
   }
-  function buildMatrix(ix) {
+  function buildMatrix(ix, parties) {
     const cols = ix.data.columns;
     const head = el('thead', {}, el('tr', {},
-      el('th', {class: 'fh-corner', scope: 'col'}, `${ix.data.rows.length} checks`),
-      cols.map((c, i) => columnHead(ix, c, i))));
-    const bodies = sectionGroups(ix.data.rows).map((grp) => el('tbody', {class: 'fh-group', 'data-section': grp.key},
-      el('tr', {class: 'fh-section'}, el('th', {colspan: cols.length + 1, scope: 'colgroup'},
-        grp.title, el('span', {class: 'fh-section-count'}, ` ${grp.rows.length}`))),
-      grp.rows.map((row) => el('tr', {class: 'fh-row', 'data-row': row.key, 'data-level': row.level || '-'},
-        rowHead(row), cols.map((_, c) => buildCell(ix, c, row))))));
+      el('th', {class: 'fh-corner', scope: 'col'}, el('span', {class: 'fh-corner-count'}), el('div', {class: 'fh-note'}, 'check · variant')),
+      cols.map((c, i) => columnHead(ix, c, i, parties))));
+    const bodies = sectionGroups(ix.data.rows).map((grp) => {
+      let prev = null;
+      return el('tbody', {class: 'fh-group', 'data-section': grp.key},
+        el('tr', {class: 'fh-section'}, el('th', {colspan: cols.length + 1, scope: 'colgroup'},
+          el('span', {class: 'fh-section-label'}, grp.title, el('span', {class: 'fh-section-count'})))),
+        grp.rows.map((row) => {
+          const v = splitVariant(row.key);
+          const first = !prev || prev.check !== v.check;
+          prev = v;
+          return el('tr', {class: 'fh-row' + (first ? ' fh-vlead' : ' fh-vfollow'), 'data-row': row.key, 'data-level': row.level || '-',
+            'data-check': v.check, 'data-variant': v.variant || null,
+            'data-party': parties ? parties.rowParty.get(row.key) : null},
+          rowHead(row, v), cols.map((_, c) => buildCell(ix, c, row)));
+        }));
+    });
     return el('table', {id: 'fh-matrix', class: 'fh-matrix'}, head, bodies);
   }
 
-  // Filters: grade (a row shows if any of its cells has it), level, free text on key/title.
+  // Filters: grade (a row shows if any of its shown cells has it), level, free text on
+  // key/title; all within the party tab.
   function buildFilters(ix, onChange) {
     const levels = LEVELS.filter((l) => ix.data.rows.some((r) => r.level === l));
     if (ix.data.rows.some((r) => !r.level)) levels.push('-');
@@ -247,44 +360,75 @@
       el('label', {}, 'Grade ', gradeSel), el('label', {}, 'Level ', levelSel), el('label', {}, 'Find ', text),
       el('span', {id: 'fh-filter-count', class: 'fh-note'}));
   }
-  function applyFilters(table) {
+  // Shows the columns and rows of `party` ('' for all) that pass the filters.
+  function applyFilters(ix, table, parties, party) {
     const g = document.getElementById('fh-filter-grade').value;
     const level = document.getElementById('fh-filter-level').value;
     const words = document.getElementById('fh-filter-text').value.toLowerCase().split(/\s+/).filter(Boolean);
+    const inTab = (p) => !party || !p || p === party;
+    const colOn = ix.data.columns.map((_, c) => inTab(parties ? parties.colParty[c] : ''));
+    for (const th of table.querySelectorAll('th.fh-colhead')) th.hidden = !colOn[+th.dataset.col];
+    const ncols = colOn.filter(Boolean).length;
     let shown = 0, total = 0;
+    const checks = new Set(), tabChecks = new Set();
     for (const body of table.tBodies) {
-      let any = 0, rows = 0;
+      let any = 0, rows = 0, prev = null;
       for (const tr of body.querySelectorAll('tr.fh-row')) {
-        total++;
-        rows++;
         const cells = [...tr.querySelectorAll('td.fh-cell')];
-        const text = (tr.dataset.row + ' ' + tr.querySelector('.fh-rowtitle').textContent).toLowerCase();
-        const ok = (!level || tr.dataset.level === level) && words.every((w) => text.includes(w)) &&
-          (!g || cells.some((td) => td.dataset.grade === g));
+        cells.forEach((td) => { td.hidden = !colOn[+td.dataset.col]; });
+        const tab = inTab(tr.dataset.party);
+        let ok = tab;
+        if (tab) {
+          total++;
+          rows++;
+          tabChecks.add(tr.dataset.check);
+          const r = ix.rows.get(tr.dataset.row) || {};
+          const text = (tr.dataset.row + ' ' + (r.title || '')).toLowerCase();
+          ok = (!level || tr.dataset.level === level) && words.every((w) => text.includes(w)) &&
+            (!g || cells.some((td) => !td.hidden && td.dataset.grade === g));
+        }
         tr.hidden = !ok;
         cells.forEach((td) => td.classList.toggle('fh-dim', !!g && td.dataset.grade !== g));
-        if (ok) { any++; shown++; }
+        if (ok) {
+          const lead = prev !== tr.dataset.check;
+          tr.classList.toggle('fh-vlead', lead);
+          tr.classList.toggle('fh-vfollow', !lead);
+          prev = tr.dataset.check;
+          checks.add(tr.dataset.check);
+          any++;
+          shown++;
+        }
       }
       body.hidden = !any;
+      const head = body.querySelector('tr.fh-section th');
+      if (head) head.colSpan = ncols + 1;
       const count = body.querySelector('.fh-section-count');
       if (count) count.textContent = any === rows ? ` ${rows}` : ` ${any} of ${rows}`;
     }
     document.getElementById('fh-filter-count').textContent =
-      shown === total ? plural(total, 'row') : `${shown} of ${plural(total, 'row')} shown`;
+      (shown === total ? plural(total, 'row') : `${shown} of ${plural(total, 'row')} shown`) +
+      ` (${plural(checks.size, 'check')}) × ${plural(ncols, 'column')}`;
+    const corner = table.querySelector('.fh-corner-count');
+    if (corner) corner.textContent = checks.size === tabChecks.size ? plural(tabChecks.size, 'check') : `${checks.size} of ${plural(tabChecks.size, 'check')}`;
   }
   // Arrow keys move between the visible cells; Enter or Space opens one.
   function matrixKeys(table, open) {
+    const shownCells = (tr) => [...tr.cells].filter((td) => td.classList.contains('fh-cell') && !td.hidden);
     table.addEventListener('keydown', (e) => {
       const td = e.target.closest && e.target.closest('td.fh-cell');
       if (!td) return;
       if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(td); return; }
       const moves = {ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0]};
       if (!moves[e.key]) return;
-      const rows = [...table.querySelectorAll('tr.fh-row')].filter((tr) => !tr.hidden && !tr.parentElement.hidden);
-      const r = rows.indexOf(td.parentElement), c = [...td.parentElement.cells].indexOf(td);
       const [dr, dc] = moves[e.key];
-      const next = rows[r + dr] && rows[r + dr].cells[c + dc];
-      if (next && next.classList.contains('fh-cell')) { e.preventDefault(); next.focus(); }
+      let next = null;
+      if (dc) next = shownCells(td.parentElement)[shownCells(td.parentElement).indexOf(td) + dc];
+      else {
+        const rows = [...table.querySelectorAll('tr.fh-row')].filter((tr) => !tr.hidden && !tr.parentElement.hidden);
+        const tr = rows[rows.indexOf(td.parentElement) + dr];
+        next = tr && shownCells(tr).find((x) => x.dataset.col === td.dataset.col);
+      }
+      if (next) { e.preventDefault(); next.focus(); }
     });
   }
 
@@ -811,12 +955,25 @@
 
   function bootMatrix(app, ix) {
     const data = ix.data;
-    const table = buildMatrix(ix);
+    const parties = findParties(data);
+    const table = buildMatrix(ix, parties);
     const detail = el('section', {id: 'fh-detail', class: 'fh-detail', 'aria-live': 'polite'});
-    let current = null;
+    let current = null, party = parties ? parties.list[0].id : '';
+    const tabs = parties ? buildPartyTabs(parties, data.columns.length, (id) => setParty(id)) : null;
+    const refresh = () => applyFilters(ix, table, parties, party);
+    const setParty = (id) => {
+      party = id;
+      if (tabs) tabs.querySelectorAll('.fh-tab').forEach((b) => b.setAttribute('aria-selected', String(b.dataset.party === id)));
+      table.dataset.party = id;
+      refresh();
+    };
     const open = (col, row, how) => {
       const r = ix.rows.get(row);
       if (!r || !data.columns[col]) return;
+      if (parties && party) {     // a cell of another tab: switch to it
+        const want = parties.colParty[col] || parties.rowParty.get(row) || party;
+        if (want !== party) setParty(want);
+      }
       current = pairKey(col, row);
       table.querySelectorAll('td.fh-selected').forEach((td) => td.classList.remove('fh-selected'));
       const td = table.querySelector(`td.fh-cell[data-col="${col}"][data-row="${CSS.escape(row)}"]`);
@@ -835,14 +992,16 @@
     const fromHash = () => { const h = hashCell(); if (h && pairKey(h.col, h.row) !== current) open(h.col, h.row, 'hash'); };
     window.addEventListener('hashchange', fromHash);
     window.addEventListener('popstate', fromHash);
-    const n = data.columns.length;
-    app.append(
-      buildHeader(data, `${data.rows.length} checks × ${n} ${n === 1 ? 'column' : 'columns'}, ${data.cells.length} results`),
+    const n = data.columns.length, nchecks = new Set(data.rows.map((r) => splitVariant(r.key).check)).size;
+    const what = nchecks === data.rows.length ? plural(nchecks, 'check') : `${plural(nchecks, 'check')} (${data.rows.length} rows with their variants)`;
+    app.append(...[
+      buildHeader(data, `${what} × ${plural(n, 'column')}, ${plural(data.cells.length, 'result')}`),
       legendBox([gradeLegend(), swimLegend()], false),
-      buildFilters(ix, () => applyFilters(table)),
+      tabs,
+      buildFilters(ix, refresh),
       el('div', {class: 'fh-matrix-wrap'}, table),
-      detail);
-    applyFilters(table);
+      detail].filter(Boolean));
+    setParty(party);
     if (!data.rows.length) detail.append(el('p', {class: 'fh-note'}, 'The results have no rows.'));
     fromHash();
   }
