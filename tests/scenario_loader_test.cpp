@@ -163,7 +163,7 @@ TEST(ScenarioLoader, WrongTypesAndBadValuesAreErrors) {
       {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: PASS, outcome: fine}]\n",
        "s.yaml:4:33", "complete"},
       {head + "requests: [{probe: {size: 1}}]\nexpect: [{grade: PASS, status: 42}]\n",
-       "s.yaml:4:32", "100..999"},
+       "s.yaml:4:32", "100..599"},
       {head + "topology: {backend: {transport: pipe}}\nrequests: [{probe: {size: 1}}]\nexpect: "
               "[{grade: PASS}]\n",
        "s.yaml:3:33", "tcp, unix"},

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <map>
 #include <optional>
 
 #include "events/bus.hpp"
@@ -78,6 +79,16 @@ class MapReader {
     if (!node_.IsMap())
       throw ScenarioError(mark_of(node_, file_),
                           context_ + " must be a mapping, got " + kind_name(node_));
+    // YAML parsers keep one of two equal keys without a word: a mistake that must be seen.
+    std::map<std::string, SourceMark> seen;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const auto [first, fresh] = seen.emplace(it->first.Scalar(), entry_mark(it));
+      if (!fresh)
+        throw ScenarioError(entry_mark(it), context_ + ": key '" + it->first.Scalar() +
+                                                "' is given twice (first at " +
+                                                first->second.to_string() + ")");
+    }
   }
 
   const std::string& file() const { return file_; }
@@ -120,8 +131,17 @@ class MapReader {
 
   YAML::Node require(const std::string& key) {
     auto v = get(key);
-    if (!v.IsDefined() || v.IsNull())
-      throw ScenarioError(mark(), context_ + ": missing required key '" + key + "'");
+    if (!v.IsDefined() || v.IsNull()) {
+      std::string message = context_ + ": missing required key '" + key + "'";
+      // A misspelling of it is the likeliest reason ("requets:").
+      std::vector<std::string> present;
+      for (auto it = node_.begin(); it != node_.end(); ++it)
+        if (it->first.IsScalar() && !known_.count(it->first.Scalar()))
+          present.push_back(it->first.Scalar());
+      if (const auto near = closest(key, present); !near.empty())
+        message += " (is '" + near + "' at " + key_mark(near).to_string() + " a misspelling?)";
+      throw ScenarioError(mark(), message);
+    }
     return v;
   }
 

@@ -1,4 +1,5 @@
 #include "peers/backends.hpp"
+#include <charconv>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -24,16 +25,28 @@ using Clock = std::chrono::steady_clock;
 const fs::path kPeersDir = FH_PEERS_DIR;
 const fs::path kApps = kPeersDir / "apps";
 
+// Every backend knob is a count; `min` is the least the program accepts (a pool of 0
+// children starts nothing; PHP_FCGI_CHILDREN=0 is php-cgi's own single process, seed 002).
+struct CountKnob {
+  std::string name;
+  std::uint64_t min = 0;
+};
+
 struct KindDef {
   std::string name;
-  std::vector<std::string> knobs;
+  std::vector<CountKnob> knobs;
+  std::vector<std::string> knob_names() const {
+    std::vector<std::string> out;
+    for (const auto& k : knobs) out.push_back(k.name);
+    return out;
+  }
 };
 
 const std::vector<KindDef>& kind_defs() {
   static const std::vector<KindDef> defs{
-      {"php-fpm", {"pm.max_requests", "pm.max_children"}},
-      {"php-cgi", {"PHP_FCGI_MAX_REQUESTS", "PHP_FCGI_CHILDREN"}},
-      {"uwsgi", {"max-requests", "processes"}},
+      {"php-fpm", {{"pm.max_requests", 0}, {"pm.max_children", 1}}},
+      {"php-cgi", {{"PHP_FCGI_MAX_REQUESTS", 0}, {"PHP_FCGI_CHILDREN", 0}}},
+      {"uwsgi", {{"max-requests", 0}, {"processes", 1}}},
       {"fcgiwrap", {}},
       {"go", {}},
       {"libfcgi", {}},
@@ -92,7 +105,22 @@ std::string address_arg(const net::Address& a) {
 
 std::vector<std::string> backend_knobs(std::string_view kind) {
   const KindDef* def = find_kind(kind);
-  return def ? def->knobs : std::vector<std::string>{};
+  return def ? def->knob_names() : std::vector<std::string>{};
+}
+
+std::string backend_knob_problem(std::string_view kind, const std::string& name,
+                                 const std::string& value) {
+  const KindDef* def = find_kind(kind);
+  if (!def) return "";
+  for (const auto& k : def->knobs) {
+    if (k.name != name) continue;
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc{} || end != value.data() + value.size() || n < k.min)
+      return "knob '" + k.name + "' of " + std::string(kind) + " is a count of at least " +
+             std::to_string(k.min) + ", not '" + value + "'";
+  }
+  return "";
 }
 
 std::vector<std::string> backend_kinds() {
@@ -199,7 +227,7 @@ class RealBackend final : public Backend {
   RealBackend(std::string kind, PeerOptions options)
       : kind_(std::move(kind)), options_(std::move(options)) {
     const KindDef* def = find_kind(kind_);
-    check_knobs(kind_, options_.knobs, def->knobs);
+    check_knobs(kind_, options_.knobs, def->knob_names());
     if (options_.run_dir.empty()) throw PeerError(kind_ + ": PeerOptions.run_dir is empty");
     if (options_.listen.is_tcp() && options_.listen.port == 0) options_.listen.port = pick_port();
     if (!options_.listen.is_tcp() && options_.listen.path.empty())

@@ -35,6 +35,9 @@ PeerInfo backend_info(std::string_view kind);
 /// php-cgi PHP_FCGI_MAX_REQUESTS, PHP_FCGI_CHILDREN (0); uwsgi max-requests, processes (2).
 /// The knob names `kind` accepts (empty for an unknown kind).
 std::vector<std::string> backend_knobs(std::string_view kind);
+/// What is wrong with `value` for the known knob `name` of `kind`, or "" when it is fine.
+std::string backend_knob_problem(std::string_view kind, const std::string& name,
+                                 const std::string& value);
 std::unique_ptr<Backend> make_backend(std::string_view kind, PeerOptions options);
 
 // ---------------------------------------------------------------- blocking FastCGI client

@@ -259,10 +259,9 @@ class GatewayPeer final : public CommandPeer {
     for (const auto& k : kind_.knobs) {
       const auto it = options_.knobs.find(k.name);
       values_[k.name] = it == options_.knobs.end() ? k.fallback : it->second;
-      if (it != options_.knobs.end() && !std::regex_match(it->second, std::regex(k.pattern))) {
-        throw PeerError(kind_.kind + ": knob '" + k.name + "' is " + k.what + ", not '" +
-                        it->second + "'");
-      }
+      if (it == options_.knobs.end()) continue;
+      if (auto problem = gateway_knob_problem(kind_.kind, k.name, it->second); !problem.empty())
+        throw PeerError(kind_.kind + ": " + problem);
     }
   }
 
@@ -420,6 +419,15 @@ const std::map<std::string, std::string>& gateway_knobs(std::string_view kind) {
   auto& knobs = cache[k.kind];
   for (const auto& knob : k.knobs) knobs[knob.name] = knob.fallback;
   return knobs;
+}
+
+std::string gateway_knob_problem(std::string_view kind, const std::string& name,
+                                 const std::string& value) {
+  for (const auto& k : find_kind(kind).knobs)
+    if (k.name == name && !std::regex_match(value, std::regex(k.pattern)))
+      return "knob '" + k.name + "' of " + std::string(kind) + " is " + k.what + ", not '" + value +
+             "'";
+  return "";
 }
 
 std::unique_ptr<Peer> make_gateway(std::string_view kind, PeerOptions options) {

@@ -30,6 +30,11 @@ PeerInfo gateway_info(std::string_view kind);
 /// default, except where noted in the template). "" means "not written into the config".
 const std::map<std::string, std::string>& gateway_knobs(std::string_view kind);
 
+/// What is wrong with `value` for the known knob `name` of `kind` ("a knob 'x' is on or off,
+/// not 'maybe'"), or "" when it is fine: the loader checks values before anything starts.
+std::string gateway_knob_problem(std::string_view kind, const std::string& name,
+                                 const std::string& value);
+
 /// A gateway adapter. PeerOptions: listen = where it serves HTTP (tcp; port 0 = picked at
 /// start), upstream = the FastCGI backend (tcp or unix socket). For "apache-fcgid", which
 /// spawns its application itself, knobs["app"] is the command line mod_fcgid runs; without it

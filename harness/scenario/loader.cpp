@@ -24,6 +24,11 @@
 namespace fh::scenario {
 namespace {
 
+std::string status_what() {
+  return "an HTTP status " + std::to_string(kStatusMin) + ".." + std::to_string(kStatusMax) +
+         " (RFC 9110 §15)";
+}
+
 using namespace language;
 using namespace language::yaml;
 
@@ -58,8 +63,8 @@ Expectation read_expectation(const YAML::Node& node, const std::string& file) {
   if (r.has("status")) {
     auto s = r.get("status");
     auto read_status = [&](const YAML::Node& n) {
-      auto v = as_uint(n, file, "status", 999);
-      if (v < 100) bad_value(n, file, "status", "an HTTP status 100..999");
+      auto v = as_uint(n, file, "status");
+      if (v < kStatusMin || v > kStatusMax) bad_value(n, file, "status", status_what());
       e.status.push_back(static_cast<int>(v));
     };
     if (s.IsSequence()) {
@@ -210,6 +215,16 @@ void check_knob_names(const std::string& kind, const std::map<std::string, std::
   }
 }
 
+/// Each knob's value as its adapter would take it, checked now, not when the program starts:
+/// `problem(name, value)` says what is wrong, or "".
+template <class Problem>
+void check_knob_values(const YAML::Node& node, const std::string& file,
+                       const std::map<std::string, std::string>& knobs, Problem problem) {
+  for (const auto& [name, value] : knobs)
+    if (auto what = problem(name, value); !what.empty())
+      throw ScenarioError(mark_of(node[name], file), "knobs: " + what);
+}
+
 /// Keys of kind "command" (the generic adapters), kept as knobs. {scenario_dir} in the
 /// command and a relative config path refer to the scenario file's folder.
 void read_command_keys(MapReader& r, const std::string& file,
@@ -217,6 +232,8 @@ void read_command_keys(MapReader& r, const std::string& file,
                        const std::vector<std::string>& optional_keys) {
   const auto dir = std::filesystem::absolute(std::filesystem::path(file)).parent_path().string();
   auto command = as_string(r.require("command"), file, "command");
+  if (command.find_first_not_of(" \t") == std::string::npos)
+    bad_value(r.get("command"), file, "command", "a command line (the program and its arguments)");
   for (auto at = command.find("{scenario_dir}"); at != std::string::npos;
        at = command.find("{scenario_dir}"))
     command.replace(at, 14, dir);
@@ -297,6 +314,9 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
     std::vector<std::string> valid;
     for (const auto& [name, _] : peers::gateway_knobs(g.kind)) valid.push_back(name);
     check_knob_names(g.kind, g.knobs, valid, mark_of(r.get("knobs"), file));
+    check_knob_values(r.get("knobs"), file, g.knobs, [&](const auto& name, const auto& value) {
+      return peers::gateway_knob_problem(g.kind, name, value);
+    });
   }
   if (!g.is_fake()) read_peer_faults(r, g.process_faults, g.syscall_faults);
   r.finish();
@@ -334,6 +354,9 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   } else if (r.has("knobs")) {
     b.knobs = read_knobs(r.get("knobs"), file);
     check_knob_names(b.kind, b.knobs, peers::backend_knobs(b.kind), mark_of(r.get("knobs"), file));
+    check_knob_values(r.get("knobs"), file, b.knobs, [&](const auto& name, const auto& value) {
+      return peers::backend_knob_problem(b.kind, name, value);
+    });
   }
   if (!b.is_fake()) read_peer_faults(r, b.process_faults, b.syscall_faults);
   r.finish();
@@ -400,8 +423,9 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
     MapReader pr(p, file, "probe");
     probe::ProbeQuery q;
     if (pr.has("status")) {
-      auto v = as_uint(pr.get("status"), file, "probe.status", 999);
-      if (v < 100) bad_value(pr.get("status"), file, "probe.status", "an HTTP status 100..999");
+      auto v = as_uint(pr.get("status"), file, "probe.status");
+      if (v < kStatusMin || v > kStatusMax)
+        bad_value(pr.get("status"), file, "probe.status", status_what());
       q.status = static_cast<int>(v);
     }
     if (pr.has("size")) q.size = as_size(pr.get("size"), file, "probe.size");

@@ -20,6 +20,10 @@
 
 namespace fh::scenario {
 
+/// An HTTP status a scenario can name (RFC 9110 §15: three digits, classes 1xx-5xx).
+inline constexpr int kStatusMin = 100;
+inline constexpr int kStatusMax = 599;
+
 using language::ScenarioError;
 using language::SourceMark;
 

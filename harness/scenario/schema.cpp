@@ -62,7 +62,7 @@ json range_ms() {
 }
 
 json expectation() {
-  const auto status = shapes::integer(100, 999);
+  const auto status = shapes::integer(kStatusMin, kStatusMax);
   return object_of(
       {{"grade", shapes::choice({"PASS", "NON-STRICT", "INFORMATIONAL", "FAIL"}),
         "the grade this outcome earns"},
@@ -119,7 +119,7 @@ json request() {
        {"method", shapes::text(), "upper-case HTTP method (default GET)"},
        {"path", shapes::text(), "absolute path without query (default /probe)"},
        {"probe",
-        shapes::mapping({{"status", shapes::integer(100, 599), ""},
+        shapes::mapping({{"status", shapes::integer(kStatusMin, kStatusMax), ""},
                          {"size", shapes::size(), "response body bytes"},
                          {"chunk", shapes::size(), "bytes per write"},
                          {"delay_ms", shapes::ms(), "between chunks"},
