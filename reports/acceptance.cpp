@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "language/yaml_reader.hpp"
 #include "reports/reports.hpp"
@@ -178,94 +179,126 @@ std::vector<Quirk> load_quirks(const std::string& path) {
   return quirks;
 }
 
+namespace {
+
+// The first quirk for this implementation whose check glob matches one of the row's names.
+std::optional<std::size_t> quirk_for(const std::vector<Quirk>& quirks,
+                                     const std::vector<std::string>& names,
+                                     const std::string& implementation) {
+  for (std::size_t i = 0; i < quirks.size(); ++i) {
+    if (!glob(quirks[i].implementation, implementation)) continue;
+    for (const auto& name : names)
+      if (glob(quirks[i].check, name)) return i;
+  }
+  return std::nullopt;
+}
+
+struct BaselineTally {
+  std::map<std::string, int> before;  // the baseline's rows: key -> badness
+  int regressions = 0, improvements = 0, known = 0;
+};
+
+// With a baseline, a row is bad only when it got worse or is new and failing.
+bool bad_against(BaselineTally& tally, const json& row, const std::string& key, int now,
+                 bool failing, std::vector<std::string>& lines) {
+  const auto it = tally.before.find(key);
+  if (it == tally.before.end()) {
+    if (failing) lines.push_back("new and failing: " + key + ": " + rate_text(row));
+    return failing;
+  }
+  if (now > it->second) {
+    lines.push_back("regression: " + key + ": " + rate_text(row));
+    return true;
+  }
+  if (now < it->second) {
+    ++tally.improvements;
+    lines.push_back("improvement: " + key + ": now " + row.value("verdict", ""));
+  } else if (failing) {
+    ++tally.known;  // as bad as the baseline: known, not a regression
+  }
+  return false;
+}
+
+// Marks the row with its quirk and says what the quirk made of it; true when it allows it.
+bool apply_quirk(const Quirk& quirk, json& row, const std::string& key, int now, bool& used,
+                 std::vector<std::string>& lines) {
+  row["quirk"] = {{"allowed", quirk.allowed},
+                  {"reason", quirk.reason},
+                  {"expires", quirk.expires},
+                  {"where", quirk.mark.to_string()}};
+  if (quirk.max_rate) row["quirk"]["max_rate"] = *quirk.max_rate;
+  const bool allowed = allows(quirk, row);
+  if (now > 0 || quirk.max_rate) {  // a race's rate is shown even when it passed
+    used = true;
+    lines.push_back(std::string(allowed ? "allowed" : "NOT allowed") + ": " + key + ": " +
+                    rate_text(row) + "\n    by quirk " + describe(quirk) + "\n    " + quirk.reason);
+  }
+  return allowed;
+}
+
+// Expired quirks fail the run; unused ones are reported.
+bool report_quirks(const std::vector<Quirk>& quirks, const std::vector<bool>& matched,
+                   const std::vector<bool>& used, const std::string& today,
+                   std::vector<std::string>& lines) {
+  bool expired = false;
+  for (std::size_t i = 0; i < quirks.size(); ++i) {
+    const auto& q = quirks[i];
+    if (q.expires < today) {
+      expired = true;
+      lines.push_back("EXPIRED quirk " + describe(q) + ": " + q.reason +
+                      " (fix it or renew it with a new reason and date)");
+    } else if (!matched[i]) {
+      lines.push_back("unused quirk " + describe(q) + ": it matches nothing in this run");
+    } else if (!used[i]) {
+      lines.push_back("quirk not needed this time " + describe(q) + ": every match passed");
+    }
+  }
+  return expired;
+}
+
+std::string baseline_summary(const BaselineTally& tally, const json& results) {
+  std::set<std::string> now_keys;
+  for (const auto& row : results["scenarios"]) now_keys.insert(key_of(row));
+  std::size_t missing = 0;
+  for (const auto& [key, _] : tally.before) missing += now_keys.count(key) ? 0 : 1;
+  std::string summary = "against the baseline: " + std::to_string(tally.regressions) +
+                        " regression(s), " + std::to_string(tally.improvements) +
+                        " improvement(s), " + std::to_string(tally.known) + " known failure(s)";
+  if (missing) summary += ", " + std::to_string(missing) + " of its result(s) not in this run";
+  return summary;
+}
+
+}  // namespace
+
 Acceptance judge(json& results, const std::vector<Quirk>& quirks,
                  const std::optional<json>& baseline, bool strict, const std::string& today) {
   Acceptance out;
   const std::string implementation =
       results.value("subject", json::object()).value("name", std::string("run"));
-  std::map<std::string, int> before;  // baseline: row key -> badness
+  BaselineTally tally;
   if (baseline)
     for (const auto& row : baseline->value("scenarios", json::array()))
-      before[key_of(row)] = badness(row);
-
-  std::vector<int> used(quirks.size(), 0), matched(quirks.size(), 0);
-  int regressions = 0, improvements = 0, known = 0;
+      tally.before[key_of(row)] = badness(row);
+  std::vector<bool> matched(quirks.size(), false), used(quirks.size(), false);
   for (auto& row : results["scenarios"]) {
     const auto names = names_of(row);
-    const Quirk* quirk = nullptr;
-    for (std::size_t i = 0; i < quirks.size() && !quirk; ++i) {
-      if (!glob(quirks[i].implementation, implementation)) continue;
-      for (const auto& name : names)
-        if (glob(quirks[i].check, name)) {
-          quirk = &quirks[i];
-          ++matched[i];
-          break;
-        }
-    }
+    const std::string& key = names.front();
     const int now = badness(row);
-    const std::string key = names.front();
-    // Bad means: failing without a baseline; worse than the baseline (or new and failing)
-    // with one.
-    bool bad = now >= failing_from(strict);
-    if (baseline) {
-      const auto it = before.find(key);
-      if (it == before.end()) {
-        if (bad) out.lines.push_back("new and failing: " + key + ": " + rate_text(row));
-      } else if (now > it->second) {
-        bad = true;
-        out.lines.push_back("regression: " + key + ": " + rate_text(row));
-      } else if (now < it->second) {
-        bad = false;
-        ++improvements;
-        out.lines.push_back("improvement: " + key + ": now " + row.value("verdict", ""));
-      } else {
-        if (bad) ++known;
-        bad = false;  // as bad as the baseline: known, not a regression
-      }
-    }
-    if (quirk) {
-      row["quirk"] = {{"allowed", quirk->allowed},
-                      {"reason", quirk->reason},
-                      {"expires", quirk->expires},
-                      {"where", quirk->mark.to_string()}};
-      if (quirk->max_rate) row["quirk"]["max_rate"] = *quirk->max_rate;
-      const bool allowed = allows(*quirk, row);
-      if (now > 0 || quirk->max_rate) {
-        ++used[quirk - quirks.data()];
-        out.lines.push_back(std::string(allowed ? "allowed" : "NOT allowed") + ": " + key + ": " +
-                            rate_text(row) + "\n    by quirk " + describe(*quirk) + "\n    " +
-                            quirk->reason);
-      }
-      if (bad && allowed) bad = false;
+    const bool failing = now >= failing_from(strict);
+    bool bad = baseline ? bad_against(tally, row, key, now, failing, out.lines) : failing;
+    if (const auto q = quirk_for(quirks, names, implementation)) {
+      matched[*q] = true;
+      bool quirk_used = false;
+      if (apply_quirk(quirks[*q], row, key, now, quirk_used, out.lines)) bad = false;
+      if (quirk_used) used[*q] = true;
     }
     if (bad) {
       out.failed = true;
-      if (baseline) ++regressions;
+      ++tally.regressions;
     }
   }
-  for (std::size_t i = 0; i < quirks.size(); ++i) {
-    const auto& q = quirks[i];
-    if (q.expires < today) {
-      out.failed = true;
-      out.lines.push_back("EXPIRED quirk " + describe(q) + ": " + q.reason +
-                          " (fix it or renew it with a new reason and date)");
-    } else if (!matched[i]) {
-      out.lines.push_back("unused quirk " + describe(q) + ": it matches nothing in this run");
-    } else if (!used[i]) {
-      out.lines.push_back("quirk not needed this time " + describe(q) + ": every match passed");
-    }
-  }
-  if (baseline) {
-    std::size_t missing = 0;
-    std::map<std::string, bool> now_keys;
-    for (const auto& row : results["scenarios"]) now_keys[key_of(row)] = true;
-    for (const auto& [key, _] : before) missing += now_keys.count(key) ? 0 : 1;
-    std::string summary = "against the baseline: " + std::to_string(regressions) +
-                          " regression(s), " + std::to_string(improvements) + " improvement(s), " +
-                          std::to_string(known) + " known failure(s)";
-    if (missing) summary += ", " + std::to_string(missing) + " of its result(s) not in this run";
-    out.lines.push_back(summary);
-  }
+  if (report_quirks(quirks, matched, used, today, out.lines)) out.failed = true;
+  if (baseline) out.lines.push_back(baseline_summary(tally, results));
   return out;
 }
 
