@@ -348,15 +348,8 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
   results["subject"] = subject_of(o);
   const bool failed = judge_and_print(results, acceptance, o.strict, out);
   try {
-    if (!o.json.empty()) reports::write_text_file(o.json, results.dump(2) + "\n");
-    reports::write_timeline_pages(suite);
-    if (!o.html.empty())
-      reports::write_html_report({{results, {}, ""}}, "fcgi-harness certify " + o.party, o.html);
-    if (!o.junit.empty()) reports::write_text_file(o.junit, reports::to_junit_xml(suite));
-    const auto markdown = reports::to_markdown(suite, "fcgi-harness certify " + o.party) +
-                          acceptance_markdown(results);
-    if (!o.markdown.empty()) reports::write_text_file(o.markdown, markdown);
-    reports::append_step_summary(markdown);
+    write_reports(suite, results, {o.json, o.junit, o.markdown, o.html},
+                  "fcgi-harness certify " + o.party);
   } catch (const std::exception& e) {
     err << "error: " << e.what() << "\n";
     return 1;

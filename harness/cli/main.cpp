@@ -528,16 +528,8 @@ int main(int argc, char** argv) {
                         {"about", "fcgi-harness run"}};
   const bool failed = fh::cli::judge_and_print(results, acceptance, false, out);
   try {
-    if (!json_path.empty()) fh::reports::write_text_file(json_path, results.dump(2) + "\n");
-    if (!junit_path.empty())
-      fh::reports::write_text_file(junit_path, fh::reports::to_junit_xml(suite));
-    const auto markdown =
-        fh::reports::to_markdown(suite, "fcgi-harness run") + fh::cli::acceptance_markdown(results);
-    if (!markdown_path.empty()) fh::reports::write_text_file(markdown_path, markdown);
-    fh::reports::append_step_summary(markdown);
-    fh::reports::write_timeline_pages(suite);
-    if (!html_path.empty())
-      fh::reports::write_html_report({{results, {}, ""}}, "fcgi-harness run", html_path);
+    fh::cli::write_reports(suite, results, {json_path, junit_path, markdown_path, html_path},
+                           "fcgi-harness run");
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitFailed;

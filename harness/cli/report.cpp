@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "reports/html_report.hpp"
+#include "reports/reports.hpp"
 
 namespace fh::cli {
 
@@ -34,10 +35,6 @@ int write_report(const std::vector<std::string>& inputs, const std::vector<std::
   err << "wrote " << output << ": " << sources.size() << " column(s), " << rows << " result(s)\n";
   return 0;
 }
-
-}  // namespace fh::cli
-
-namespace fh::cli {
 
 bool load_acceptance(const std::string& quirks_path, const std::string& default_path,
                      const std::string& baseline_path, AcceptanceInputs& inputs,
@@ -87,6 +84,17 @@ std::string acceptance_markdown(const nlohmann::json& results) {
     out += "- " + item + "\n";
   }
   return out;
+}
+
+void write_reports(const runner::SuiteReport& suite, const nlohmann::json& results,
+                   const ReportPaths& paths, const std::string& title) {
+  if (!paths.json.empty()) reports::write_text_file(paths.json, results.dump(2) + "\n");
+  if (!paths.junit.empty()) reports::write_text_file(paths.junit, reports::to_junit_xml(suite));
+  const auto markdown = reports::to_markdown(suite, title) + acceptance_markdown(results);
+  if (!paths.markdown.empty()) reports::write_text_file(paths.markdown, markdown);
+  reports::append_step_summary(markdown);
+  reports::write_timeline_pages(suite);
+  if (!paths.html.empty()) reports::write_html_report({{results, {}, ""}}, title, paths.html);
 }
 
 }  // namespace fh::cli

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "reports/acceptance.hpp"
+#include "runner/suite.hpp"
 
 namespace fh::cli {
 
@@ -35,6 +36,18 @@ bool load_acceptance(const std::string& quirks_path, const std::string& default_
 
 /// The acceptance's findings (quirks, baseline) as a Markdown section; "" when there are none.
 std::string acceptance_markdown(const nlohmann::json& results);
+
+/// Where a run's or a certification's reports go (empty: not written; "-": stdout).
+struct ReportPaths {
+  std::string json, junit, markdown, html;
+};
+
+/// Writes the reports `paths` asks for, of `suite` and its judged results document `results`
+/// (`title` heads the Markdown and the HTML), appends the Markdown to $GITHUB_STEP_SUMMARY
+/// when set, and writes every FAIL/ERROR evidence folder's timeline.html. Throws
+/// std::runtime_error naming what could not be written.
+void write_reports(const runner::SuiteReport& suite, const nlohmann::json& results,
+                   const ReportPaths& paths, const std::string& title);
 
 /// Judges `results` (marking quirks in it) and prints the findings; true when it failed.
 bool judge_and_print(nlohmann::json& results, const AcceptanceInputs& inputs, bool strict,
