@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -134,26 +135,33 @@ json read_json_file(const fs::path& path) {
   }
 }
 
-// The timeline.json of the run a row's verdict describes: the folder's own, or (with
-// --repeat) the first run-N/ whose verdict is the row's.
-fs::path find_timeline(const fs::path& evidence, const std::string& verdict) {
+// The timeline.json of the run a row's verdict describes, read: the folder's own, or (with
+// --repeat) the first run-N/ whose verdict is the row's, else the first run's; nullopt when
+// there is none that reads (a damaged one leaves the cell with its links, no picture).
+std::optional<json> find_timeline(const fs::path& evidence, const std::string& verdict) {
   std::error_code ec;
-  if (fs::is_regular_file(evidence / "timeline.json", ec)) return evidence / "timeline.json";
-  std::vector<fs::path> runs;
-  for (const auto& entry : fs::directory_iterator(evidence, ec))
-    if (entry.is_directory() && fs::is_regular_file(entry.path() / "timeline.json", ec))
-      runs.push_back(entry.path() / "timeline.json");
-  std::sort(runs.begin(), runs.end(), [](const fs::path& a, const fs::path& b) {
-    return numbers_in(a.parent_path().filename().string()) <
-           numbers_in(b.parent_path().filename().string());
-  });
-  for (const auto& run : runs) {
+  std::vector<fs::path> files;
+  if (fs::is_regular_file(evidence / "timeline.json", ec)) {
+    files.push_back(evidence / "timeline.json");
+  } else {
+    for (const auto& entry : fs::directory_iterator(evidence, ec))
+      if (entry.is_directory() && fs::is_regular_file(entry.path() / "timeline.json", ec))
+        files.push_back(entry.path() / "timeline.json");
+    std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+      return numbers_in(a.parent_path().filename().string()) <
+             numbers_in(b.parent_path().filename().string());
+    });
+  }
+  std::optional<json> first;
+  for (const auto& file : files) {
     try {
-      if (read_json_file(run).value("verdict", "") == verdict) return run;
+      auto timeline = read_json_file(file);
+      if (timeline.value("verdict", "") == verdict) return timeline;
+      if (!first) first = std::move(timeline);
     } catch (const std::exception&) {
     }
   }
-  return runs.empty() ? fs::path() : runs.front();
+  return first;
 }
 
 // The evidence files a cell links to (pcapng, configs, logs, strace), relative to the report.
@@ -244,18 +252,16 @@ json cell_of(const json& row, std::size_t column, const fs::path& results_file,
   if (evidence.empty()) return cell;
   cell["evidence"] = generic_relative(evidence, report_dir) + "/";
   cell["files"] = evidence_files(evidence, report_dir);
-  if (const auto timeline = find_timeline(evidence, cell["verdict"]); !timeline.empty()) {
-    try {
-      timelines.push_back(read_json_file(timeline));
-      cell["timeline"] = timelines.size() - 1;
-    } catch (const std::exception&) {
-      // A damaged timeline.json: the cell links the evidence without a picture.
-    }
+  if (auto timeline = find_timeline(evidence, cell["verdict"])) {
+    timelines.push_back(std::move(*timeline));
+    cell["timeline"] = timelines.size() - 1;
   }
   return cell;
 }
 
-std::string page(const json& data) {
+}  // namespace
+
+std::string to_html(const json& data) {
   const std::string title = data.value("title", "fcgi-harness report");
   std::string out;
   out += "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
@@ -270,8 +276,6 @@ std::string page(const json& data) {
   out += "</script>\n</body></html>\n";
   return out;
 }
-
-}  // namespace
 
 json read_results(const fs::path& path) {
   auto results = read_json_file(path);
@@ -328,10 +332,6 @@ json report_data(const std::vector<ResultsSource>& sources, const std::string& t
               {"rows", row_list}, {"cells", cells}, {"timelines", timelines}};
 }
 
-std::string to_html(const json& data) {
-  return page(data);
-}
-
 void write_html_report(const std::vector<ResultsSource>& sources, const std::string& title,
                        const fs::path& path) {
   const auto dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
@@ -370,7 +370,7 @@ void write_timeline_pages(const runner::SuiteReport& suite) {
                       {"rows", json::array({row})},
                       {"cells", json::array({cell})},
                       {"timelines", json::array({events})}};
-      write_text_file((run.evidence_dir / "timeline.html").string(), page(data));
+      write_text_file((run.evidence_dir / "timeline.html").string(), to_html(data));
     }
 }
 
