@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <map>
 #include <optional>
 
 #include "events/bus.hpp"

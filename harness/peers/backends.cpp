@@ -1,11 +1,11 @@
 #include "peers/backends.hpp"
-#include <charconv>
 
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
