@@ -14,6 +14,7 @@
 #include "cli/listings.hpp"
 #include "cli/report.hpp"
 #include "cli/serve.hpp"
+#include "peers/custody.hpp"
 #include "reports/html_report.hpp"
 #include "reports/reports.hpp"
 #include "runner/interrupt.hpp"
@@ -414,6 +415,14 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("fcgi-harness");
   spdlog::set_default_logger(logger);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+
+  // A run killed together with its watchdog (custody.hpp) left processes or folders: they go
+  // before anything starts. Another running harness's are not touched.
+  if (const auto left = fh::peers::custody::clean_up_after_dead_runs();
+      left.processes + left.folders + left.cgroups > 0) {
+    std::cerr << "note: removed what killed runs left: " << left.processes << " process(es), "
+              << left.folders << " temporary folder(s), " << left.cgroups << " cgroup(s)\n";
+  }
 
   if (certify->parsed()) {
     certify_options.verbose = verbose;

@@ -23,6 +23,8 @@
 #include <sstream>
 #include <thread>
 
+#include "peers/custody.hpp"
+
 namespace fh::peers {
 namespace {
 
@@ -141,6 +143,9 @@ Process Process::start(const ProcessSpec& spec) {
                     : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   env["HOME"] = spec.cwd.empty() ? fs::current_path().string() : spec.cwd.string();
   for (const auto& [k, v] : spec.env) env[k] = v;
+  // The custody marks last: a spec cannot unmark its peer.
+  custody::PeerMark mark = custody::mark_new_peer();
+  for (const auto& [k, v] : mark.env) env[k] = v;
 
   const std::string program = resolve_program(spec.argv[0], env["PATH"]);
 
@@ -184,6 +189,7 @@ Process Process::start(const ProcessSpec& spec) {
       ::_exit(127);
     };
     ::setsid();
+    custody::enter_cgroup(mark);
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(1);
     if (::getppid() != parent) ::_exit(127);  // the harness died before prctl took effect
     // Signals the harness blocks or ignores must not leak into the peer.
@@ -233,13 +239,16 @@ Process Process::start(const ProcessSpec& spec) {
   add_live(pid);
   Process p;
   p.pid_ = pid;
+  p.mark_ = std::move(mark);
   return p;
 }
 
 Process::Process(Process&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       status_(std::move(other.status_)),
-      group_gone_(other.group_gone_) {}
+      group_gone_(other.group_gone_),
+      mark_(std::move(other.mark_)),
+      escaped_(other.escaped_) {}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
@@ -247,6 +256,8 @@ Process& Process::operator=(Process&& other) noexcept {
     pid_ = std::exchange(other.pid_, -1);
     status_ = std::move(other.status_);
     group_gone_ = other.group_gone_;
+    mark_ = std::move(other.mark_);
+    escaped_ = other.escaped_;
   }
   return *this;
 }
@@ -303,6 +314,10 @@ int Process::stop(std::chrono::milliseconds grace, int sig) {
     }
   }
   group_gone_ = !group_alive();
+  // What left the process group (a double-forked daemon, a setsid'd child holding a port)
+  // still carries the peer's mark.
+  escaped_ += custody::kill_marked(mark_, std::chrono::seconds(2));
+  reap_orphans();
   if (!status_) {
     // The leader is dead (the group is) but may still be an unreaped zombie: reap it.
     int raw = 0;

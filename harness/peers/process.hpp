@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "peers/custody.hpp"
 
 namespace fh::peers {
 
@@ -41,7 +42,7 @@ class ProcessError : public std::runtime_error {
 /// A started program, leader of its own session and process group (pgid == pid).
 class Process {
  public:
-  /// Forks and execs. The child: setsid(), PR_SET_PDEATHSIG(SIGKILL) so it dies with the
+  /// Forks and execs. The child: setsid(), into its custody cgroup (custody.hpp), PR_SET_PDEATHSIG(SIGKILL) so it dies with the
   /// harness's thread that started it, stdin /dev/null, stdout+stderr to log_file, every other
   /// inherited fd closed (asio sockets are not CLOEXEC). Throws ProcessError when the program
   /// cannot be found or exec fails (reported through a CLOEXEC pipe, so start() knows).
@@ -73,12 +74,18 @@ class Process {
   /// leader's exit_status() (-SIGKILL if it had to be killed). Idempotent.
   int stop(std::chrono::milliseconds grace, int sig = SIGTERM);
 
+  /// Processes stop() found outside the group, still carrying the peer's custody mark, and
+  /// killed (children that escaped with setsid or a double fork).
+  std::size_t escaped_processes() const { return escaped_; }
+
  private:
   void poll_leader();
 
   pid_t pid_ = -1;
   std::optional<int> status_;  // the leader's, once reaped
   bool group_gone_ = false;    // never signal a pgid again once its group was empty
+  custody::PeerMark mark_;     // how the peer and everything it starts are found again
+  std::size_t escaped_ = 0;
 };
 
 /// Reaps every exited child without blocking (waitpid(-1, WNOHANG)): orphaned grandchildren

@@ -27,6 +27,7 @@
 #include "runner/interrupt.hpp"
 #include "runner/load.hpp"
 #include "runner/run_observers.hpp"
+#include "peers/custody.hpp"
 #include "runner/timeline.hpp"
 #include "runner/topology.hpp"
 #include "scenario/vocabulary.hpp"
@@ -49,6 +50,7 @@ class RunDirectory {
     std::string templ = (fs::temp_directory_path() / "fcgi-harness-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = templ;
+    peers::custody::track_folder(path_);  // removed by the watchdog if the harness is killed
   }
   ~RunDirectory() {
     std::error_code ignored;
