@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "client/client_events.hpp"
+#include "client/status_line.hpp"
 #include "events/harness_events.hpp"
 
 #include <netinet/in.h>
@@ -124,7 +125,6 @@ namespace {
 constexpr std::size_t kBodyPrefixMax = 64 * 1024;
 constexpr std::size_t kReadSize = 64 * 1024;
 constexpr std::size_t kWriteSize = 64 * 1024;    // Content-Length bodies go out in these pieces
-constexpr std::uint32_t kHeaderLimit = 1 << 20;  // generous: gateways under test may send big heads
 constexpr auto kNever = Clock::time_point::max();
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -733,25 +733,13 @@ class Connection {
 
   enum class Fed { need_more, done, error, aborted };
 
-  // The status line before the parser sees it (RFC 9112 §4: status-line = HTTP-version SP
-  // status-code SP [reason-phrase]). A server MUST send the SP before an absent reason, but
-  // "HTTP/1.1 200" without it is common (a CGI app's bare `Status: 200` through nginx) and
-  // curl reads it: so does this client, noting the deviation with the line. False: the line
-  // is not whole yet.
+  // The status line before the parser sees it (repair_status_line). False: the line is not
+  // whole yet.
   bool check_status_line(Item& it) {
     const auto eol = inbuf_.find('\n');
     if (eol == std::string::npos) return inbuf_.size() >= kHeaderLimit;  // the parser decides
     it.status_line_seen = true;
-    const std::size_t end = eol > 0 && inbuf_[eol - 1] == '\r' ? eol - 1 : eol;
-    const std::string line = inbuf_.substr(0, end);
-    static const std::regex kNoReason("HTTP/1\\.[01] [0-9]{3}");
-    if (std::regex_match(line, kNoReason)) {
-      inbuf_.insert(end, " ");
-      deviation(it,
-                "status line without the space after the status code (RFC 9112 §4: a "
-                "server MUST send it): \"" +
-                    line + "\"");
-    }
+    if (auto what = repair_status_line(inbuf_)) deviation(it, std::move(*what));
     return true;
   }
 
