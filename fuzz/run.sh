@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer targets (fuzz/*.cpp) from their seed corpora.
+#
+#   fuzz/run.sh smoke [SECONDS]   each target SECONDS (default 20) of wall time: CI, every push
+#   fuzz/run.sh long [RUNS]       each target RUNS executions (default 10000000): the README's
+#                                 figures come from this
+#   fuzz/run.sh build             only configure and build (cmake --preset fuzz)
+#
+# Targets: FH_FUZZ_TARGETS="wire http_response" fuzz/run.sh smoke 5 runs only those.
+# The corpora in fuzz/corpus/ are read, never written: what a run finds goes to
+# build-fuzz/found/<target>/ and a crashing input to build-fuzz/crashes/<target>/ (add it to
+# the corpus with a regression test when you fix it). Prints one Markdown row per target and
+# exits 1 if any target crashed, leaked or broke a promise.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+mode=${1:-smoke}
+case "$mode" in
+  smoke) budget=(-max_total_time="${2:-20}") ;;
+  long) budget=(-runs="${2:-10000000}") ;;
+  build) ;;
+  -h | --help)
+    sed -n '2,14p' "$0"
+    exit 0
+    ;;
+  *)
+    echo "usage: fuzz/run.sh smoke [SECONDS] | long [RUNS] | build" >&2
+    exit 2
+    ;;
+esac
+
+if [[ ! -f build-fuzz/build.ninja ]]; then
+  cmake --preset fuzz >/dev/null
+fi
+cmake --build --preset fuzz --target $(sed -n 's/^set(FH_FUZZ_TARGETS \(.*\))$/\1/p' fuzz/CMakeLists.txt | sed 's/\([a-z_]*\)/fuzz_\1/g')
+[[ "$mode" == build ]] && exit 0
+
+targets=${FH_FUZZ_TARGETS:-$(sed -n 's/^set(FH_FUZZ_TARGETS \(.*\))$/\1/p' fuzz/CMakeLists.txt)}
+failed=0
+echo "| target | executions | seconds | executions/s | corpus (seeds -> now) | result |"
+echo "|---|---:|---:|---:|---|---|"
+for target in $targets; do
+  found=build-fuzz/found/$target crashes=build-fuzz/crashes/$target
+  mkdir -p "$found" "$crashes"
+  log=build-fuzz/found/$target.log
+  seeds=$(find "fuzz/corpus/$target" -type f | wc -l)
+  # Scenario files and strace logs are read whole: longer inputs only slow each execution.
+  case "$target" in scenario_loader | strace_lines) max_len=(-max_len=8192) ;; *) max_len=() ;; esac
+  start=$(date +%s.%N)
+  status=0
+  # found/ first: libFuzzer writes new inputs into the first corpus folder only.
+  build-fuzz/fuzz/fuzz_"$target" "${budget[@]}" "${max_len[@]}" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$crashes/" "$found" "fuzz/corpus/$target" \
+    >"$log" 2>&1 || status=$?
+  seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  runs=${runs:-0}
+  now=$(find "$found" -type f | wc -l)
+  if [[ $status -eq 0 ]]; then
+    result="0 crashes"
+  else
+    result="**crash** (exit $status): $(grep -m1 -E 'ERROR|broken promise|==[0-9]+==' "$log" | cut -c1-100)"
+    failed=1
+  fi
+  printf '| %s | %s | %.0f | %.0f | %s -> %s | %s |\n' "$target" "$runs" "$seconds" \
+    "$(awk -v r="$runs" -v s="$seconds" 'BEGIN { print r / s }')" "$seeds" "$((seeds + now))" "$result"
+done
+if [[ $failed -ne 0 ]]; then
+  echo "a fuzz target failed: its log is build-fuzz/found/<target>.log, the input in build-fuzz/crashes/" >&2
+fi
+exit $failed
