@@ -35,6 +35,13 @@ namespace asio = boost::asio;
 
 struct Connection;
 
+/// The most of one request's PARAMS the fake keeps before their empty record. The spec sets no
+/// limit (§3.4); real servers do (nginx's fastcgi buffers, php-fpm's request limits): a
+/// megabyte is far above any real request's and keeps a hostile gateway's flood bounded.
+inline constexpr std::size_t kMaxParamsBytes = 1 << 20;
+/// Replies of the fake's own waiting to be written on one connection (Connection::reply).
+inline constexpr std::size_t kMaxRepliesInFlight = 4096;
+
 /// The backend: listener, connections, log, and the lifetime of the process it plays.
 struct BackendState : std::enable_shared_from_this<BackendState>, ListenerSeam {
   BackendState(asio::io_context& io_context, BackendConfig cfg);
@@ -226,6 +233,12 @@ struct Connection : std::enable_shared_from_this<Connection>, FaultSeam {
     st->publish(decl, number, id, std::move(detail), part);
   }
   void close_connection(std::string_view why, bool reset);
+  /// Sends a reply of the fake's own (GET_VALUES_RESULT, UNKNOWN_TYPE, an END_REQUEST that
+  /// refuses a request) behind the writes in progress. A gateway that keeps asking without
+  /// reading an answer (scenarios/hostile/) gets at most kMaxRepliesInFlight of them queued;
+  /// then the connection is closed as a protocol error, so the fake stays bounded.
+  void reply(fcgi::Bytes bytes, bool close_after);
+  std::size_t replies_in_flight = 0;
   void request_over(Request& r);
   void finish(const std::shared_ptr<Request>& r);
   /// Closes once the request's input is consumed (the lingering close, or at once).

@@ -131,14 +131,12 @@ void Connection::on_management(const fcgi::Record& rec) {
       asked = "malformed: " + names.error().message;
     }
     log(0, backend_events::get_values, asked);
-    spawn(ex, send_reply(shared_from_this(),
-                         fcgi::encode_record(fcgi::make_get_values_result(answer)).value(), false));
+    reply(fcgi::encode_record(fcgi::make_get_values_result(answer)).value(), false);
     return;
   }
   // §4.2: any other management record type gets UNKNOWN_TYPE.
   log(0, backend_events::unknown_type_sent, fcgi::type_name(rec.type));
-  spawn(ex, send_reply(shared_from_this(),
-                       fcgi::encode_record(fcgi::make_unknown_type(rec.type)).value(), false));
+  reply(fcgi::encode_record(fcgi::make_unknown_type(rec.type)).value(), false);
 }
 
 void Connection::on_begin_request(const fcgi::Record& rec) {
@@ -187,24 +185,20 @@ void Connection::on_begin_request(const fcgi::Record& rec) {
   if (b.role != static_cast<std::uint16_t>(fcgi::Role::Responder)) {
     // §5.5 FCGI_UNKNOWN_ROLE.
     log(rec.request_id, backend_events::unknown_role, "role=" + std::to_string(b.role));
-    spawn(ex,
-          send_reply(shared_from_this(),
-                     fcgi::encode_record(fcgi::make_end_request(rec.request_id, 0,
+    reply(fcgi::encode_record(fcgi::make_end_request(rec.request_id, 0,
                                                                 fcgi::ProtocolStatus::UnknownRole))
                          .value(),
-                     !b.keep_conn()));
+                     !b.keep_conn());
     st->request_over(index);
     return;
   }
   if (!cfg().policy.mpxs_conns && has_unfinished_request()) {
     // §5.5 FCGI_CANT_MPX_CONN: one request at a time on this connection.
     log(rec.request_id, backend_events::cant_mpx_conn);
-    spawn(ex,
-          send_reply(shared_from_this(),
-                     fcgi::encode_record(fcgi::make_end_request(rec.request_id, 0,
+    reply(fcgi::encode_record(fcgi::make_end_request(rec.request_id, 0,
                                                                 fcgi::ProtocolStatus::CantMpxConn))
                          .value(),
-                     false));
+                     false);
     st->request_over(index);
     return;
   }
@@ -252,6 +246,14 @@ void Connection::on_record(const fcgi::Record& rec) {
       ignore(r->id, rec.type, "after the stream's end");
     } else if (!rec.content.empty()) {
       r->params_data += rec.content;
+      if (r->params_data.size() > kMaxParamsBytes) {
+        // A gateway that never ends PARAMS (scenarios/hostile/) must not grow us without bound.
+        log(r->id, backend_events::protocol_error,
+            "PARAMS exceeded " + std::to_string(kMaxParamsBytes) +
+                " bytes without the empty record that ends them (the fake keeps no more)");
+        close_connection("protocol_error", false);
+        return;
+      }
     } else {
       auto decoded = fcgi::decode_name_values(r->params_data);
       if (!decoded) {

@@ -228,6 +228,10 @@ asio::awaitable<void> respond(std::shared_ptr<Connection> c, std::shared_ptr<Req
 // consuming input while it waits for the write lock.
 asio::awaitable<void> send_reply(std::shared_ptr<Connection> c, fcgi::Bytes bytes,
                                  bool close_after) {
+  struct Done {
+    Connection& c;
+    ~Done() { --c.replies_in_flight; }
+  } done{*c};
   try {
     if (co_await c->writer.write_bytes(bytes) && close_after && c->requests.empty())
       c->close_connection("keep_conn clear", false);
@@ -235,6 +239,18 @@ asio::awaitable<void> send_reply(std::shared_ptr<Connection> c, fcgi::Bytes byte
     c->st->internal_error("connection " + std::to_string(c->number) + " reply", e.what());
     c->close_connection("exception", false);
   }
+}
+
+void Connection::reply(fcgi::Bytes bytes, bool close_after) {
+  if (replies_in_flight >= kMaxRepliesInFlight) {
+    log(0, backend_events::protocol_error,
+        std::to_string(replies_in_flight) +
+            " replies of the fake's own are waiting: the gateway keeps asking and never reads");
+    close_connection("protocol_error", false);
+    return;
+  }
+  ++replies_in_flight;
+  spawn(ex, send_reply(shared_from_this(), std::move(bytes), close_after));
 }
 
 }  // namespace fh::fake

@@ -130,7 +130,9 @@ void ClientConnection::close_all() {
 void GatewayState::note(const events::EventDecl& decl, std::uint32_t connection, std::string detail,
                         std::uint16_t request_id, std::uint64_t value, std::string_view part) {
   const auto now = Clock::now();
-  log.push_back(GatewayLogEntry{now, connection, decl.member(part), detail, request_id, value});
+  // Bounded like the bus (a backend flooding records must not grow the fake without end).
+  if (log.size() < events::Bus::kLogLimit)
+    log.push_back(GatewayLogEntry{now, connection, decl.member(part), detail, request_id, value});
   if (config.bus)
     config.bus->publish(
         events::Event::of(decl, now, connection, request_id, value, std::move(detail), part));

@@ -27,7 +27,10 @@ void Bus::publish(Event event) {
   if (!event.decl)
     throw std::logic_error("event " + event.party + "." + event.name + " has no declaration");
   if (event.at == Clock::time_point{}) event.at = Clock::now();
-  log_.push_back(event);
+  if (log_.size() < kLogLimit)
+    log_.push_back(event);
+  else
+    ++overflow_[event.party + "." + event.name];
   // Copy the ids first: a subscriber may subscribe or unsubscribe while we iterate.
   std::vector<int> ids;
   for (const auto& [id, entry] : subscribers_)
@@ -64,6 +67,13 @@ std::size_t Bus::count(const Selector& selector) const {
   std::size_t n = 0;
   for (const auto& e : log_)
     if (selector.matches(e)) ++n;
+  for (const auto& [key, times] : overflow_) {
+    const auto dot = key.find('.');
+    Event named;
+    named.party = key.substr(0, dot);
+    named.name = key.substr(dot + 1);
+    if (selector.matches(named)) n += times;
+  }
   return n;
 }
 

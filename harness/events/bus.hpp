@@ -76,7 +76,15 @@ class Bus {
   int subscribe(Selector selector, Callback callback);
   void unsubscribe(int id);
 
+  /// The log keeps at most this many events (about 40 MB). Later events still reach every
+  /// subscriber (faults and barriers keep working) and are counted by name in overflow(), not
+  /// kept: a peer that floods the harness with records cannot exhaust its memory.
+  static constexpr std::size_t kLogLimit = 200'000;
+
   const std::vector<Event>& log() const { return log_; }
+  /// Events published after the log was full, by "party.name" (empty while it is not).
+  const std::map<std::string, std::uint64_t>& overflow() const { return overflow_; }
+  /// Matching events, the ones only counted in overflow() included.
   std::size_t count(const Selector& selector) const;
   /// The nth (1-based) matching event, or nullptr.
   const Event* nth(const Selector& selector, std::size_t n) const;
@@ -88,6 +96,7 @@ class Bus {
  private:
   Clock::time_point origin_;
   std::vector<Event> log_;
+  std::map<std::string, std::uint64_t> overflow_;
   std::map<int, std::pair<Selector, Callback>> subscribers_;
   int next_id_ = 1;
 };

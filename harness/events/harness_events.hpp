@@ -63,6 +63,21 @@ inline constexpr EventDecl syscall_fault_injected{
     "strace tampered with one call (INJECTED or DELAYED), published as it happens",
     "pid",
     "role kind pid N: the call as strace printed it"};
+inline constexpr EventDecl peer_stop_forced{
+    "harness",
+    "peer_stop_forced",
+    Source::real_peer,
+    "at teardown the program outlived its grace after its stop signal: its group was killed",
+    "",
+    "role kind, the signal it ignored"};
+inline constexpr EventDecl peer_escaped{
+    "harness",
+    "peer_escaped",
+    Source::real_peer,
+    "at teardown processes of the program that had left its process group (setsid, a double "
+    "fork) were found by their custody mark and killed",
+    "processes killed",
+    "role kind"};
 inline constexpr EventDecl internal_error{
     "harness",
     "internal_error",
@@ -75,7 +90,7 @@ inline const EventList& all() {
   static const EventList list = {&backend_ready,     &gateway_ready,       &syscalls_observed,
                                  &process_frozen,    &process_thawed,      &process_killed,
                                  &process_signalled, &syscall_fault_armed, &syscall_fault_injected,
-                                 &internal_error};
+                                 &peer_stop_forced,  &peer_escaped,        &internal_error};
   return list;
 }
 

@@ -344,7 +344,11 @@ class GenericGateway final : public GenericPeer {
   GenericGateway(PeerInfo info, PeerOptions options)
       : GenericPeer(std::move(info), std::move(options)) {
     check_knobs(info_.kind, options_.knobs,
-                {"command", "config", "ready_path", "stop_signal", "grace_ms"});
+                {"command", "config", "ready", "ready_path", "stop_signal", "grace_ms"});
+    const auto ready = knob(options_, "ready", "http");
+    if (ready != "http" && ready != "connect") {
+      throw PeerError("generic-gateway: knob 'ready' is http or connect, not '" + ready + "'");
+    }
   }
 
  private:
@@ -366,6 +370,9 @@ class GenericGateway final : public GenericPeer {
   }
 
   bool wait_ready(std::chrono::milliseconds deadline, const std::function<bool()>& alive) override {
+    // `ready: connect`: a gateway that never answers (a hostile one, scenarios/hostile/) is
+    // ready once it accepts connections.
+    if (knob(options_, "ready", "http") == "connect") return CommandPeer::wait_ready(deadline, alive);
     return wait_http_answer(address_, knob(options_, "ready_path", "/"), deadline, options_.pump,
                             alive)
         .has_value();

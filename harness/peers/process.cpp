@@ -248,7 +248,8 @@ Process::Process(Process&& other) noexcept
       status_(std::move(other.status_)),
       group_gone_(other.group_gone_),
       mark_(std::move(other.mark_)),
-      escaped_(other.escaped_) {}
+      escaped_(other.escaped_),
+      stop_forced_(other.stop_forced_) {}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
@@ -258,6 +259,7 @@ Process& Process::operator=(Process&& other) noexcept {
     group_gone_ = other.group_gone_;
     mark_ = std::move(other.mark_);
     escaped_ = other.escaped_;
+    stop_forced_ = other.stop_forced_;
   }
   return *this;
 }
@@ -309,6 +311,7 @@ int Process::stop(std::chrono::milliseconds grace, int sig) {
     ::kill(-pid_, sig);
     if (sig != SIGKILL) ::kill(-pid_, SIGCONT);  // a frozen (SIGSTOP) peer must see sig
     if (!wait_until(gone, grace, {})) {
+      stop_forced_ = sig != SIGKILL;
       ::kill(-pid_, SIGKILL);
       wait_until(gone, std::chrono::seconds(5), {});
     }

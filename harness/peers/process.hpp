@@ -77,6 +77,8 @@ class Process {
   /// Processes stop() found outside the group, still carrying the peer's custody mark, and
   /// killed (children that escaped with setsid or a double fork).
   std::size_t escaped_processes() const { return escaped_; }
+  /// stop() had to SIGKILL the group: it outlived its grace after the stop signal.
+  bool stop_was_forced() const { return stop_forced_; }
 
  private:
   void poll_leader();
@@ -86,6 +88,7 @@ class Process {
   bool group_gone_ = false;    // never signal a pgid again once its group was empty
   custody::PeerMark mark_;     // how the peer and everything it starts are found again
   std::size_t escaped_ = 0;
+  bool stop_forced_ = false;
 };
 
 /// Reaps every exited child without blocking (waitpid(-1, WNOHANG)): orphaned grandchildren

@@ -224,7 +224,19 @@ class RealParty : public Party {
   void stop() override {
     // Thaw frozen groups and detach strace before the program's own graceful stop.
     disarm_faults();
-    if (peer_) peer_->stop();
+    if (!peer_) return;
+    peer_->stop();
+    // What the program did at its teardown, for the checks and the timeline.
+    const auto* process = peer_->process();
+    if (!process || !bus_) return;
+    const std::string who = role_ + " " + def_.kind;
+    if (process->stop_was_forced())
+      bus_->publish(events::harness_events::peer_stop_forced, 0, 0, 0,
+                    who + ": it did not exit on its stop signal");
+    if (process->escaped_processes() > 0)
+      bus_->publish(events::harness_events::peer_escaped, 0, 0, process->escaped_processes(),
+                    who + ": " + std::to_string(process->escaped_processes()) +
+                        " process(es) outside its group");
   }
 
   std::vector<fs::path> artefacts() const override {

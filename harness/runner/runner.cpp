@@ -315,6 +315,7 @@ class Run {
     for (const auto& [v, reason] : verdicts)
       if (v == result.verdict) reasons += (reasons.empty() ? "" : "\n") + reason;
     result.reason = reasons;
+    if (!bus_.overflow().empty()) flooded(result);
     // What makes the run unjudgeable, worst last.
     if (auto losses = observers_.capture_losses()) {
       result.verdict = Verdict::error;
@@ -333,6 +334,21 @@ class Run {
           "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
     }
     return result;
+  }
+
+  /// A peer published more events than the log keeps (events::Bus::kLogLimit): a flood of
+  /// records, requests or bytes. That is the peer's doing, a FAIL saying what came, most first.
+  void flooded(RunResult& result) const {
+    std::vector<std::pair<std::uint64_t, std::string>> counted;
+    for (const auto& [name, times] : bus_.overflow()) counted.emplace_back(times, name);
+    std::sort(counted.rbegin(), counted.rend());
+    std::string what;
+    for (std::size_t i = 0; i < counted.size() && i < 3; ++i)
+      what += (i ? ", " : "") + counted[i].second + " x " + std::to_string(counted[i].first);
+    result.verdict = scenario::worst(result.verdict, Verdict::fail);
+    result.reason = "flooded: more than " + std::to_string(events::Bus::kLogLimit) +
+                    " events in the run; after those, only counted (the checks saw the first " +
+                    std::to_string(events::Bus::kLogLimit) + "): " + what + "\n" + result.reason;
   }
 
   void keep_evidence(RunResult& result) {

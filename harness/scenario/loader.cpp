@@ -307,8 +307,8 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
     fake::read_gateway_keys(r, g.fake);
   } else if (g.kind == "command") {
     reject_knobs_of_command(r, "gateway", "{http_port} and {backend_addr}",
-                            "command, config, ready_path, stop_signal, grace_ms");
-    read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"});
+                            "command, config, ready, ready_path, stop_signal, grace_ms");
+    read_command_keys(r, file, g.knobs, {"ready", "ready_path", "stop_signal", "grace_ms"});
   } else if (r.has("knobs")) {
     g.knobs = read_knobs(r.get("knobs"), file);
     std::vector<std::string> valid;

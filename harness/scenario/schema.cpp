@@ -244,7 +244,7 @@ json topology() {
       {{"client", shapes::choice({"harness"}), "the built-in client"},
        {"gateway",
         {"gateway", party("gateway", gateway_keys, peers::gateway_kinds(),
-                          {"command", "config", "ready_path", "stop_signal", "grace_ms"}, false)},
+                          {"command", "config", "ready", "ready_path", "stop_signal", "grace_ms"}, false)},
         ""},
        {"backend",
         {"backend", party("backend", backend_keys, peers::backend_kinds(),
