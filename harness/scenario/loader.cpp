@@ -229,7 +229,8 @@ void check_knob_values(const YAML::Node& node, const std::string& file,
 /// command and a relative config path refer to the scenario file's folder.
 void read_command_keys(MapReader& r, const std::string& file,
                        std::map<std::string, std::string>& knobs,
-                       const std::vector<std::string>& optional_keys) {
+                       const std::vector<std::string>& optional_keys,
+                       const std::vector<std::string>& ready_choices) {
   const auto dir = std::filesystem::absolute(std::filesystem::path(file)).parent_path().string();
   auto command = as_string(r.require("command"), file, "command");
   if (command.find_first_not_of(" \t") == std::string::npos)
@@ -248,6 +249,8 @@ void read_command_keys(MapReader& r, const std::string& file,
   }
   for (const auto& key : optional_keys)
     if (r.has(key)) knobs[key] = as_string(r.get(key), file, key);
+  // How readiness is judged (peers/generic.cpp): checked here, not when the program starts.
+  if (r.has("ready")) knobs["ready"] = one_of(r.get("ready"), file, "ready", ready_choices);
 }
 
 std::string read_kind(MapReader& r, const std::string& file, const std::string& what,
@@ -308,7 +311,8 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
   } else if (g.kind == "command") {
     reject_knobs_of_command(r, "gateway", "{http_port} and {backend_addr}",
                             "command, config, ready, ready_path, stop_signal, grace_ms");
-    read_command_keys(r, file, g.knobs, {"ready", "ready_path", "stop_signal", "grace_ms"});
+    read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"},
+                      {"http", "connect"});
   } else if (r.has("knobs")) {
     g.knobs = read_knobs(r.get("knobs"), file);
     std::vector<std::string> valid;
@@ -350,7 +354,7 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   } else if (b.kind == "command") {
     reject_knobs_of_command(r, "backend", "{addr}",
                             "command, config, ready, stop_signal, grace_ms");
-    read_command_keys(r, file, b.knobs, {"ready", "stop_signal", "grace_ms"});
+    read_command_keys(r, file, b.knobs, {"stop_signal", "grace_ms"}, {"fcgi", "connect"});
   } else if (r.has("knobs")) {
     b.knobs = read_knobs(r.get("knobs"), file);
     check_knob_names(b.kind, b.knobs, peers::backend_knobs(b.kind), mark_of(r.get("knobs"), file));
