@@ -14,6 +14,7 @@ packages=(
   libssl-dev                # libcrypto: SHA-256 of bodies
   libbenchmark-dev          # bench/ (built with -DFH_BENCH=ON)
   python3-jsonschema python3-yaml  # tests/schema_test.py: scenarios against the schema
+  clang libclang-rt-14-dev  # ci/sanitizers.sh, fuzz/: clang with libFuzzer, ASan and UBSan
 )
 
 apt_find_missing "${packages[@]}"

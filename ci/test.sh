@@ -42,3 +42,7 @@ fail_timeline=$(find fcgi-harness-artifacts -name timeline.html -print -quit)
 /usr/bin/python3 tests/report_browser_test.py build/report/certification.html \
   build/report/scenarios.html reports/samples/report.html ${fail_timeline:+"$fail_timeline"} \
   --screenshots build/report/screenshots
+# Sanitizers and fuzzing, last (CPU-heavy; the timing-sensitive steps above ran on a quiet
+# machine): the unit tests and the fake folders under ASan + UBSan (clang), and each libFuzzer
+# target for a few seconds from its seed corpus.
+ci/sanitizers.sh
