@@ -185,20 +185,20 @@ void Connection::on_begin_request(const fcgi::Record& rec) {
   if (b.role != static_cast<std::uint16_t>(fcgi::Role::Responder)) {
     // §5.5 FCGI_UNKNOWN_ROLE.
     log(rec.request_id, backend_events::unknown_role, "role=" + std::to_string(b.role));
-    reply(fcgi::encode_record(fcgi::make_end_request(rec.request_id, 0,
-                                                                fcgi::ProtocolStatus::UnknownRole))
-                         .value(),
-                     !b.keep_conn());
+    reply(fcgi::encode_record(
+              fcgi::make_end_request(rec.request_id, 0, fcgi::ProtocolStatus::UnknownRole))
+              .value(),
+          !b.keep_conn());
     st->request_over(index);
     return;
   }
   if (!cfg().policy.mpxs_conns && has_unfinished_request()) {
     // §5.5 FCGI_CANT_MPX_CONN: one request at a time on this connection.
     log(rec.request_id, backend_events::cant_mpx_conn);
-    reply(fcgi::encode_record(fcgi::make_end_request(rec.request_id, 0,
-                                                                fcgi::ProtocolStatus::CantMpxConn))
-                         .value(),
-                     false);
+    reply(fcgi::encode_record(
+              fcgi::make_end_request(rec.request_id, 0, fcgi::ProtocolStatus::CantMpxConn))
+              .value(),
+          false);
     st->request_over(index);
     return;
   }

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FH_FUZZ_CHECK(condition, promise)                                              \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
+#define FH_FUZZ_CHECK(condition, promise)                                                 \
+  do {                                                                                    \
+    if (!(condition)) {                                                                   \
       std::fprintf(stderr, "broken promise at %s:%d: %s\n", __FILE__, __LINE__, promise); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (0)

@@ -48,8 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (;;) {
       if (parser->is_done() || inbuf.empty()) break;
       if (!parser->is_header_done() && !status_line_seen) {
-        if (inbuf.find('\n') == std::string::npos && inbuf.size() < fh::client::kHeaderLimit)
-          break;
+        if (inbuf.find('\n') == std::string::npos && inbuf.size() < fh::client::kHeaderLimit) break;
         status_line_seen = true;
         (void)fh::client::repair_status_line(inbuf);
       }

@@ -216,13 +216,18 @@ def main():
         bystander_out, _ = bystander.communicate(timeout=300)
         left = leftovers(tmpdir, pid)  # once the bystander is done, its folder is gone too
         bystander_ok = bystander.returncode == 0
-        ok = not alive and not left and bystander_ok and cleaner.returncode == 0 and watchdog
+        why = [w for w, bad in (("survivors", alive), ("leftovers", left),
+                                ("bystander failed", not bystander_ok),
+                                ("the next start failed", cleaner.returncode != 0),
+                                ("no watchdog to kill", not watchdog)) if bad]
+        ok = not why
         failures += not ok
         note = [l for l in cleaner.stderr.splitlines() if l.startswith("note: removed")]
         print("watchdog killed too, at %5.2f s: %d orphan(s) and %d leftover(s) before the next "
               "start; after it: %d survivor(s), %d leftover(s); bystander exit %d%s%s" %
               (at, len(orphans), len(left_before), len(alive), len(left), bystander.returncode,
-               ("; " + note[0]) if note else "", "" if ok else "  <- FAIL"), flush=True)
+               ("; " + note[0]) if note else "", "" if ok else "  <- FAIL: " + ", ".join(why)),
+              flush=True)
         if not watchdog:
             print("    no fh-watchdog found under harness %d" % pid)
         if not bystander_ok:

@@ -124,7 +124,7 @@ namespace {
 
 constexpr std::size_t kBodyPrefixMax = 64 * 1024;
 constexpr std::size_t kReadSize = 64 * 1024;
-constexpr std::size_t kWriteSize = 64 * 1024;    // Content-Length bodies go out in these pieces
+constexpr std::size_t kWriteSize = 64 * 1024;  // Content-Length bodies go out in these pieces
 constexpr auto kNever = Clock::time_point::max();
 
 bool iequals(std::string_view a, std::string_view b) {

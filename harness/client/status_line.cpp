@@ -13,7 +13,8 @@ std::optional<std::string> repair_status_line(std::string& head) {
   if (!std::regex_match(line, kNoReason)) return std::nullopt;
   head.insert(end, " ");
   return "status line without the space after the status code (RFC 9112 §4: a server MUST "
-         "send it): \"" + line + "\"";
+         "send it): \"" +
+         line + "\"";
 }
 
 }  // namespace fh::client

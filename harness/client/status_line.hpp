@@ -16,6 +16,7 @@ namespace fh::client {
 std::optional<std::string> repair_status_line(std::string& head);
 
 /// The parser limits the client reads responses with (shared with fuzz/http_response.cpp).
-inline constexpr std::uint32_t kHeaderLimit = 1 << 20;  // generous: gateways under test may send big heads
+inline constexpr std::uint32_t kHeaderLimit =
+    1 << 20;  // generous: gateways under test may send big heads
 
 }  // namespace fh::client

@@ -72,7 +72,8 @@ std::optional<std::string> environ_value(const std::string& block, const std::st
   std::size_t at = 0;
   while (at < block.size()) {
     const std::size_t end = std::min(block.find('\0', at), block.size());
-    if (block.compare(at, key.size(), key) == 0) return block.substr(at + key.size(), end - at - key.size());
+    if (block.compare(at, key.size(), key) == 0)
+      return block.substr(at + key.size(), end - at - key.size());
     at = end + 1;
   }
   return std::nullopt;
@@ -182,7 +183,8 @@ std::vector<std::pair<fs::path, std::string>> run_folders(const fs::path& temp) 
     if (name.rfind(kTempPrefix, 0) != 0 || name == kSharedCache) continue;
     if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
     std::string owner = read_proc_file((it->path() / kOwnerFile).string());
-    while (!owner.empty() && std::isspace(static_cast<unsigned char>(owner.back()))) owner.pop_back();
+    while (!owner.empty() && std::isspace(static_cast<unsigned char>(owner.back())))
+      owner.pop_back();
     out.emplace_back(it->path(), owner);
   }
   return out;
@@ -259,7 +261,9 @@ void remove_run(const std::string& token, const fs::path& temp) {
   ::_exit(0);
 }
 
-void at_exit() { release(); }
+void at_exit() {
+  release();
+}
 
 /// Forks the watchdog the first time custody is needed.
 void ensure_watchdog() {
@@ -422,7 +426,8 @@ Cleanup clean_up_after_dead_runs() {
     std::vector<fs::path> dead;
     for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string token = it->path().filename().string();
-      if (it->is_directory(ec) && token != run_token() && !token_alive(token)) dead.push_back(it->path());
+      if (it->is_directory(ec) && token != run_token() && !token_alive(token))
+        dead.push_back(it->path());
     }
     for (const auto& cgroup : dead) {
       if (remove_cgroup(cgroup, milliseconds(2000))) ++done.cgroups;

@@ -372,7 +372,8 @@ class GenericGateway final : public GenericPeer {
   bool wait_ready(std::chrono::milliseconds deadline, const std::function<bool()>& alive) override {
     // `ready: connect`: a gateway that never answers (a hostile one, scenarios/hostile/) is
     // ready once it accepts connections.
-    if (knob(options_, "ready", "http") == "connect") return CommandPeer::wait_ready(deadline, alive);
+    if (knob(options_, "ready", "http") == "connect")
+      return CommandPeer::wait_ready(deadline, alive);
     return wait_http_answer(address_, knob(options_, "ready_path", "/"), deadline, options_.pump,
                             alive)
         .has_value();

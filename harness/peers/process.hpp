@@ -42,10 +42,11 @@ class ProcessError : public std::runtime_error {
 /// A started program, leader of its own session and process group (pgid == pid).
 class Process {
  public:
-  /// Forks and execs. The child: setsid(), into its custody cgroup (custody.hpp), PR_SET_PDEATHSIG(SIGKILL) so it dies with the
-  /// harness's thread that started it, stdin /dev/null, stdout+stderr to log_file, every other
-  /// inherited fd closed (asio sockets are not CLOEXEC). Throws ProcessError when the program
-  /// cannot be found or exec fails (reported through a CLOEXEC pipe, so start() knows).
+  /// Forks and execs. The child: setsid(), into its custody cgroup (custody.hpp),
+  /// PR_SET_PDEATHSIG(SIGKILL) so it dies with the harness's thread that started it, stdin
+  /// /dev/null, stdout+stderr to log_file, every other inherited fd closed (asio sockets are not
+  /// CLOEXEC). Throws ProcessError when the program cannot be found or exec fails (reported through
+  /// a CLOEXEC pipe, so start() knows).
   static Process start(const ProcessSpec& spec);
 
   Process() = default;

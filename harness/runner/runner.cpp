@@ -24,10 +24,10 @@
 
 #include "client/client_events.hpp"
 #include "events/harness_events.hpp"
+#include "peers/custody.hpp"
 #include "runner/interrupt.hpp"
 #include "runner/load.hpp"
 #include "runner/run_observers.hpp"
-#include "peers/custody.hpp"
 #include "runner/timeline.hpp"
 #include "runner/topology.hpp"
 #include "scenario/vocabulary.hpp"
