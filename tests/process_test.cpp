@@ -240,6 +240,41 @@ TEST(process_core, ExitingHarnessLeavesNoProcess) {
       << group_members(pgid).size() << " processes left in group " << pgid;
 }
 
+// A child that leaves its parent's process group (setsid, as a daemon does) is not reached by
+// the group's signals; stop() finds it by its custody mark and kills it, and says so.
+TEST(process_custody, StopKillsAChildThatLeftTheGroup) {
+  TempDir dir("fh_custody");
+  const auto pid_file = dir.path() / "escaped.pid";
+  Process p = Process::start(
+      sh("setsid sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30' & sleep 30"));
+  ASSERT_TRUE(eventually([&] { return !read_file(pid_file).empty(); }));
+  const pid_t escaped = std::stoi(read_file(pid_file));
+  ASSERT_NE(::getpgid(escaped), p.pgid());  // really outside the group
+  p.stop(200ms);
+  EXPECT_EQ(p.escaped_processes(), 1u);
+  EXPECT_TRUE(eventually([&] { return !proc_exists(escaped) || ::kill(escaped, 0) != 0; }))
+      << "the setsid'd child " << escaped << " survived stop()";
+}
+
+TEST(process_custody, APeerIgnoringItsStopSignalIsKilledAndNoted) {
+  Process p = Process::start(sh("trap '' TERM; sleep 30 & wait; sleep 30"));
+  EXPECT_TRUE(eventually([&] { return group_members(p.pgid()).size() >= 2; }));
+  p.stop(100ms);
+  EXPECT_TRUE(p.stop_was_forced());
+  EXPECT_FALSE(p.group_alive());
+}
+
+TEST(process_custody, TokensNameOneProcessForever) {
+  EXPECT_TRUE(custody::token_alive(custody::run_token()));
+  Process p = Process::start({{"true"}, {}, {}, {}});
+  const pid_t pid = p.pid();
+  p.stop(1s);
+  EXPECT_FALSE(custody::token_alive(std::to_string(pid) + "-0"));
+  // This very pid with another start time: a reused pid is not the harness that was.
+  EXPECT_FALSE(custody::token_alive(std::to_string(::getpid()) + "-1"));
+  EXPECT_FALSE(custody::token_alive("not-a-token"));
+}
+
 TEST(process_ports, PickPortIsFreeAndBelowEphemeralRange) {
   std::set<std::uint16_t> seen;
   for (int i = 0; i < 20; ++i) {

@@ -398,10 +398,6 @@ void track_folder(const fs::path& folder) {
   std::ofstream(folder / kOwnerFile) << run_token() << "\n";
 }
 
-void untrack_folder(const fs::path&) {
-  // The folder is gone with its owner file; nothing is registered anywhere else.
-}
-
 Cleanup clean_up_after_dead_runs() {
   Cleanup done;
   // Processes first: a dead run's peers may still be writing into its folders.

@@ -66,10 +66,9 @@ std::vector<pid_t> marked_processes(const PeerMark& mark);
 /// the peer's process group: a double-forked daemon, a setsid'd child holding a port).
 std::size_t kill_marked(const PeerMark& mark, std::chrono::milliseconds deadline);
 
-/// A run's temporary folder: writes its owner file and tells the watchdog to remove the folder
-/// if the run dies first. untrack once the run removed it itself.
+/// A run's temporary folder: writes its owner file (the run token), so that the watchdog, or
+/// the next start if the watchdog died too, removes the folder when the run is gone.
 void track_folder(const std::filesystem::path& folder);
-void untrack_folder(const std::filesystem::path& folder);
 
 /// What a start found and removed from runs that died with their watchdogs.
 struct Cleanup {
