@@ -253,8 +253,11 @@ void remove_run(const std::string& token, const fs::path& temp) {
 /// The watchdog's life: wait for the harness to go, then remove what it leaves.
 [[noreturn]] void watchdog_main(int pipe_from, const std::string& token, const fs::path& temp) {
   char byte;
-  while (::read(pipe_from, &byte, 1) > 0 || errno == EINTR) {
-    // The harness writes nothing but its goodbye; any byte or EOF ends the wait.
+  for (;;) {
+    // The harness writes nothing but its goodbye: that byte, EOF (it is gone, however) or an
+    // error ends the wait; only an interrupted read waits again.
+    const ssize_t n = ::read(pipe_from, &byte, 1);
+    if (n < 0 && errno == EINTR) continue;
     break;
   }
   remove_run(token, temp);
