@@ -3,7 +3,7 @@
 usual one. Not in CI (hours); its figures go into docs/soak-results.md with the command and
 the date.
 
-  ci/soak.py [--fakes N] [--real N] [--harness build/fcgi-harness] [--out build/soak]
+  ci/soak.py [--fakes N] [--real N] [--workers W] [--harness build/fcgi-harness] [--out build/soak]
 
 --fakes N: the fake folders (basic, streaming, faults, field, wire) N times (issue 12: 1000);
 --real N: scenarios/real/*.yaml N times (100). The races in scenarios/real/races/ are left
@@ -15,6 +15,7 @@ Exit 1 when any differed: each one is a bug to find, or a race to move to races/
 """
 import argparse
 import collections
+import concurrent.futures
 import datetime
 import json
 import os
@@ -29,24 +30,36 @@ FAKE_FOLDERS = ["scenarios/basic", "scenarios/streaming", "scenarios/faults", "s
 CHUNK = 50  # runs per invocation: a progress line every chunk
 
 
-def soak(harness, paths, times, out, label):
+def run_chunk(harness, paths, n, result):
+    """One `fcgi-harness run --repeat n`; returns {scenario: Counter(verdict: runs)}."""
+    subprocess.run([harness, "run", *paths, "--repeat", str(n), "--json", str(result),
+                    "--keep", "none"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     counts = collections.defaultdict(collections.Counter)
+    for s in json.loads(result.read_text())["scenarios"]:
+        name = s["id"] + ("[%s]" % s["variant"] if s.get("variant") else "")
+        for verdict, k in s.get("verdict_counts", {s["verdict"]: s.get("runs", 1)}).items():
+            if k:
+                counts[name][verdict] += k
+    return counts
+
+
+def soak(harness, paths, times, out, label, workers, chunk):
+    """`times` passes over `paths` in chunks of `chunk` passes, `workers` chunks at a time (each chunk
+    is its own harness process with its own ports and folders)."""
+    counts = collections.defaultdict(collections.Counter)
+    chunks = [(start, min(chunk, times - start)) for start in range(0, times, chunk)]
     done, started = 0, time.monotonic()
-    while done < times:
-        n = min(CHUNK, times - done)
-        result = out / ("%s-%d.json" % (label, done))
-        subprocess.run([harness, "run", *paths, "--repeat", str(n), "--json", str(result),
-                        "--keep", "none"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        for s in json.loads(result.read_text())["scenarios"]:
-            name = s["id"] + ("[%s]" % s["variant"] if s.get("variant") else "")
-            for verdict, k in s.get("verdict_counts", {s["verdict"]: s.get("runs", 1)}).items():
-                if k:
-                    counts[name][verdict] += k
-        done += n
-        elapsed = time.monotonic() - started
-        print("%s: %d/%d passes, %.0f s, about %.0f s left" %
-              (label, done, times, elapsed, elapsed / done * (times - done)), flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_chunk, harness, paths, n, out / ("%s-%d.json" % (label, start)))
+                   for start, n in chunks]
+        for future, (start, n) in zip(futures, chunks):
+            for scenario, verdicts in future.result().items():
+                counts[scenario].update(verdicts)
+            done += n
+            elapsed = time.monotonic() - started
+            print("%s: %d/%d passes, %.0f s, about %.0f s left" %
+                  (label, done, times, elapsed, elapsed / done * (times - done)), flush=True)
     return counts
 
 
@@ -55,6 +68,9 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fakes", type=int, default=1000)
     parser.add_argument("--real", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="chunks run at once, each its own harness process (default 1)")
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="passes per harness process")
     parser.add_argument("--harness", default=str(ROOT / "build" / "fcgi-harness"))
     parser.add_argument("--out", default=str(ROOT / "build" / "soak"))
     args = parser.parse_args()
@@ -70,7 +86,7 @@ def main():
     for label, paths, times in sets:
         if times <= 0:
             continue
-        counts = soak(args.harness, paths, times, out, label)
+        counts = soak(args.harness, paths, times, out, label, args.workers, args.chunk)
         rows = {}
         for scenario, verdicts in sorted(counts.items()):
             usual, k = verdicts.most_common(1)[0]
