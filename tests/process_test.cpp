@@ -55,7 +55,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds dea
 }
 
 TEST(process_core, StartsInOwnGroupAndStops) {
-  Process p = Process::start({{"sleep", "30"}, {}, {}, {}});
+  Process p = Process::start({{"sleep", "30"}, {}, {}, {}, {}});
   ASSERT_TRUE(p.valid());
   EXPECT_EQ(p.pgid(), p.pid());
   EXPECT_EQ(::getpgid(p.pid()), p.pid());  // own group
@@ -137,7 +137,7 @@ TEST(process_core, GraceThenSigkillForATermIgnoringChild) {
 }
 
 TEST(process_core, FrozenGroupStillStopsGracefully) {
-  Process p = Process::start({{"sleep", "30"}, {}, {}, {}});
+  Process p = Process::start({{"sleep", "30"}, {}, {}, {}, {}});
   p.signal_group(SIGSTOP);
   ASSERT_TRUE(eventually([&] {
     return read_file("/proc/" + std::to_string(p.pid()) + "/stat").find(") T ") !=
@@ -177,19 +177,37 @@ TEST(process_core, MinimalEnvironmentAndCwd) {
 
 TEST(process_core, StartFailuresAreErrors) {
   try {
-    Process::start({{"fh-no-such-program"}, {}, {}, {}});
+    Process::start({{"fh-no-such-program"}, {}, {}, {}, {}});
     FAIL() << "expected ProcessError";
   } catch (const ProcessError& e) {
     EXPECT_NE(std::string(e.what()).find("fh-no-such-program"), std::string::npos);
   }
-  EXPECT_THROW(Process::start({{"sleep", "1"}, {}, "/nonexistent/dir", {}}), ProcessError);
-  EXPECT_THROW(Process::start({{}, {}, {}, {}}), ProcessError);
+  EXPECT_THROW(Process::start({{"sleep", "1"}, {}, "/nonexistent/dir", {}, {}}), ProcessError);
+  EXPECT_THROW(Process::start({{}, {}, {}, {}, {}}), ProcessError);
+}
+
+TEST(process_core, RunsAsTheGivenUserWithItsGroups) {
+  if (::geteuid() != 0) GTEST_SKIP() << "changing user needs root";
+  const auto nobody = fh::peers::find_user("nobody");
+  ASSERT_TRUE(nobody.has_value());
+  EXPECT_FALSE(fh::peers::find_user("fh-no-such-user").has_value());
+  fh::test_support::TempDir dir("fh_user");
+  auto spec = sh("id -u; id -g; id -G; echo $USER", dir.path() / "id.log");
+  spec.user = nobody;
+  Process p = Process::start(spec);
+  ASSERT_TRUE(eventually([&] { return !p.running(); }));
+  std::ostringstream want;
+  want << nobody->uid << "\n" << nobody->gid << "\n";
+  for (std::size_t i = 0; i < nobody->groups.size(); ++i)
+    want << (i ? " " : "") << nobody->groups[i];
+  want << "\nnobody\n";
+  EXPECT_EQ(read_file(dir.path() / "id.log"), want.str());
 }
 
 TEST(process_core, MoveAndDestructorStop) {
   pid_t pid = 0;
   {
-    Process a = Process::start({{"sleep", "30"}, {}, {}, {}});
+    Process a = Process::start({{"sleep", "30"}, {}, {}, {}, {}});
     pid = a.pid();
     Process b = std::move(a);
     EXPECT_FALSE(a.valid());
@@ -202,7 +220,7 @@ TEST(process_core, MoveAndDestructorStop) {
 // Forks a "harness" that starts a group with a grandchild (no PDEATHSIG on it), then ends the
 // way `how` says; returns the group's pgid after that harness is gone.
 pid_t group_left_by_a_harness_that(const std::function<void()>& how) {
-  Process::start({{"true"}, {}, {}, {}}).stop(1s);  // this process is the subreaper now
+  Process::start({{"true"}, {}, {}, {}, {}}).stop(1s);  // this process is the subreaper now
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe");
   const pid_t harness = ::fork();
@@ -266,7 +284,7 @@ TEST(process_custody, APeerIgnoringItsStopSignalIsKilledAndNoted) {
 
 TEST(process_custody, TokensNameOneProcessForever) {
   EXPECT_TRUE(custody::token_alive(custody::run_token()));
-  Process p = Process::start({{"true"}, {}, {}, {}});
+  Process p = Process::start({{"true"}, {}, {}, {}, {}});
   const pid_t pid = p.pid();
   p.stop(1s);
   EXPECT_FALSE(custody::token_alive(std::to_string(pid) + "-0"));

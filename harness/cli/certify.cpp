@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/report.hpp"
+#include "net/isolation.hpp"
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
 #include "reports/html_report.hpp"
@@ -97,8 +98,35 @@ nlohmann::json subject_of(const CertifyOptions& o) {
   return {{"party", o.party}, {"name", name}, {"about", "certify " + o.party + " " + how}};
 }
 
+/// Who a --spawn command runs as: --user, else nobody when isolated as root, else the harness.
+std::string spawn_user(const CertifyOptions& o) {
+  if (!o.user.empty()) return o.user;
+  return o.isolate && ::geteuid() == 0 ? "nobody" : "";
+}
+
+/// `, user: NAME` for a command peer's override, or nothing.
+std::string user_key(const CertifyOptions& o) {
+  const auto user = spawn_user(o);
+  return user.empty() ? "" : ", user: " + quoted(user);
+}
+
+/// Combinations --isolate and --user cannot honour; "" when there is none.
+std::string isolation_problem(const CertifyOptions& o) {
+  if (o.isolate && !o.connect.empty())
+    return "--isolate runs the implementation inside the harness's own network namespace; one "
+           "given with --connect already runs outside it: start it with --spawn instead";
+  if (!o.user.empty() && o.spawn.empty())
+    return "--user " + o.user +
+           " applies to a --spawn command; an --adapter's program starts as its own start "
+           "script says (docs/real-peers.md)";
+  if (!o.user.empty() && ::geteuid() != 0)
+    return "--user " + o.user + " needs the harness to run as root";
+  return "";
+}
+
 Overrides overrides_of(const CertifyOptions& o) {
   Overrides out;
+  if (out.error = isolation_problem(o); !out.error.empty()) return out;
   auto& set = out.options.set;
   if (o.party == "backend") {
     if (int(!o.spawn.empty()) + int(!o.connect.empty()) + int(!o.adapter.empty()) != 1) {
@@ -126,7 +154,8 @@ Overrides overrides_of(const CertifyOptions& o) {
             "(127.0.0.1:PORT or unix:/PATH), or {host} {port} / {path}";
         return out;
       }
-      set.push_back("topology: {backend: {kind: command, command: " + quoted(o.spawn) + "}}");
+      set.push_back("topology: {backend: {kind: command, command: " + quoted(o.spawn) +
+                    user_key(o) + "}}");
     }
     std::vector<std::string> personalities = {o.personality};
     if (o.personality == "all") personalities = kPersonalities;
@@ -172,7 +201,8 @@ Overrides overrides_of(const CertifyOptions& o) {
     set.push_back("topology: {gateway: {kind: " + o.adapter +
                   (knobs.empty() ? "" : ", knobs: {" + knobs + "}") + "}}");
   } else {
-    std::string yaml = "topology: {gateway: {kind: command, command: " + quoted(o.spawn);
+    std::string yaml =
+        "topology: {gateway: {kind: command, command: " + quoted(o.spawn) + user_key(o);
     if (!o.config.empty()) yaml += ", config: " + quoted(fs::absolute(o.config).string());
     if (!o.ready_path.empty()) yaml += ", ready_path: " + quoted(o.ready_path);
     set.push_back(yaml + "}}");
@@ -295,6 +325,23 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
     err << "error: " << overrides.error << "\n";
     return 2;
   }
+  // Decided before the namespace is entered: inside a user namespace the harness is uid 0.
+  const auto user = spawn_user(o);
+  std::string isolation;  // how the implementation is contained, for the header and the report
+  if (o.isolate) {
+    try {
+      const auto entered = net::enter_loopback_only_namespace();
+      isolation = "a network namespace of its own holding only ";
+      for (std::size_t i = 0; i < entered.interfaces.size(); ++i)
+        isolation += (i ? ", " : "") + entered.interfaces[i];
+      if (entered.user_namespace) isolation += " (in a user namespace)";
+    } catch (const std::exception& e) {
+      err << "error: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  if (!user.empty())
+    isolation += (isolation.empty() ? "" : "; ") + std::string("the command runs as ") + user;
   std::vector<std::string> errors;
   auto checks = load_catalogue(o.catalogue.empty() ? default_catalogue() : o.catalogue, o.party,
                                overrides.options, errors);
@@ -322,6 +369,7 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
           : !o.connect.empty() ? "at " + o.connect
                                : "adapter " + o.adapter)
       << " against " << selected.size() << " check(s)\n";
+  if (!isolation.empty()) out << "isolated: " << isolation << "\n";
   AcceptanceInputs acceptance;
   if (!load_acceptance(o.quirks, "", o.baseline, acceptance, err)) return 2;
   const auto keep = o.keep == "all"    ? runner::KeepEvidence::all
@@ -346,6 +394,7 @@ int certify(const CertifyOptions& o, std::ostream& out, std::ostream& err) {
   }
   auto results = reports::to_json(suite);
   results["subject"] = subject_of(o);
+  if (!isolation.empty()) results["subject"]["isolation"] = isolation;
   const bool failed = judge_and_print(results, acceptance, o.strict, out);
   try {
     write_reports(suite, results, {o.json, o.junit, o.markdown, o.html},

@@ -34,6 +34,10 @@ struct CertifyOptions {
   std::string quirks, baseline;  // acceptance: allowed quirks (YAML), a committed results file
   std::string catalogue;         // the catalogue's folder (default: the built-in one)
   bool verbose = false;
+  /// The harness, and so the implementation it starts, in a network namespace holding only
+  /// loopback (net/isolation.hpp); with it, a --spawn command runs as `nobody` unless `user`.
+  bool isolate = false;
+  std::string user;  // the account a --spawn command runs as (the harness must be root)
 };
 
 /// Runs the certification; prints one line per check and a summary by level. Exit status:

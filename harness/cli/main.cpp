@@ -291,6 +291,8 @@ int main(int argc, char** argv) {
       "  fcgi-harness certify backend --connect unix:/run/app.sock --cases 'backend/5.*'\n"
       "  fcgi-harness certify gateway --adapter nginx --knob fastcgi_buffering=off\n"
       "  fcgi-harness certify gateway --spawn './gw --port {http_port} --fcgi {backend_addr}'\n"
+      "  fcgi-harness certify backend --spawn './app {addr}' --isolate    # loopback only, as "
+      "nobody\n"
       "Exit status: 0 when no check FAILed or ERRORed (NON-STRICT too with --strict), 1 when "
       "one did, 2 for usage errors.");
   auto* certify_backend = certify->add_subcommand(
@@ -336,6 +338,12 @@ int main(int argc, char** argv) {
     sub->add_option("--exclude", certify_options.exclude,
                     "not the checks whose id matches this glob (repeatable)");
     sub->add_flag("--strict", certify_options.strict, "NON-STRICT fails the certification too");
+    sub->add_flag("--isolate", certify_options.isolate,
+                  "run the harness and what it starts in a network namespace of their own, "
+                  "holding only loopback (as root; otherwise in a user namespace too), and a "
+                  "--spawn command as nobody unless --user");
+    sub->add_option("--user", certify_options.user,
+                    "run the --spawn command as this account (the harness must be root)");
     sub->add_option("--repeat", certify_options.repeat, "run each check N times (timing races)")
         ->check(CLI::Range(1, 100000));
     sub->add_option("--json", certify_options.json, "write the JSON result to FILE ('-': stdout)");

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -310,6 +311,36 @@ std::chrono::milliseconds knob_ms(const PeerOptions& options, const std::string&
   return std::chrono::milliseconds(value);
 }
 
+}  // namespace
+
+const CommandPeerKeys& command_gateway_keys() {
+  static const CommandPeerKeys keys{
+      {"command", "config", "ready", "ready_path", "stop_signal", "grace_ms", "user"},
+      {"http", "connect"}};
+  return keys;
+}
+
+const CommandPeerKeys& command_backend_keys() {
+  static const CommandPeerKeys keys{
+      {"command", "config", "ready", "stop_signal", "grace_ms", "user"}, {"fcgi", "connect"}};
+  return keys;
+}
+
+namespace {
+
+/// Checks the knobs against `keys` and `ready` against its choices.
+void check_command_knobs(const PeerInfo& info, const PeerOptions& options,
+                         const CommandPeerKeys& keys) {
+  check_knobs(info.kind, options.knobs, keys.keys);
+  const auto ready = knob(options, "ready", keys.ready_choices.front());
+  if (std::find(keys.ready_choices.begin(), keys.ready_choices.end(), ready) ==
+      keys.ready_choices.end()) {
+    std::string choices;
+    for (const auto& c : keys.ready_choices) choices += (choices.empty() ? "" : " or ") + c;
+    throw PeerError(info.kind + ": knob 'ready' is " + choices + ", not '" + ready + "'");
+  }
+}
+
 // The generic adapters' common part: the command line and config come from knobs.
 class GenericPeer : public CommandPeer {
  protected:
@@ -321,7 +352,19 @@ class GenericPeer : public CommandPeer {
     const auto command = knob(options_, "command", "");
     if (command.empty()) throw PeerError("the generic adapters need knob 'command'");
     Launch launch;
-    vars["run_dir"] = options_.run_dir.string();
+    launch.spec.cwd = options_.run_dir;
+    if (const auto name = knob(options_, "user", ""); !name.empty()) {
+      launch.spec.user = find_user(name);
+      if (!launch.spec.user)
+        throw PeerError(info_.kind + ": no user '" + name + "' on this machine");
+      if (::geteuid() != 0 && launch.spec.user->uid != ::geteuid())
+        throw PeerError(info_.kind + ": running it as '" + name +
+                        "' needs the harness to run as root");
+      launch.spec.cwd = home_of(*launch.spec.user);
+      launch.spec.env["HOME"] = launch.spec.cwd.string();
+    }
+    // {run_dir} is where the program may write: its own folder when it runs as another user.
+    vars["run_dir"] = launch.spec.cwd.string();
     vars["config"] = "";
     if (const auto config = knob(options_, "config", ""); !config.empty()) {
       fs::path name = fs::path(config).filename();
@@ -332,10 +375,18 @@ class GenericPeer : public CommandPeer {
     for (const auto& word : split_command_line(command))
       launch.spec.argv.push_back(render(word, vars));
     if (launch.spec.argv.empty()) throw PeerError("empty command line");
-    launch.spec.cwd = options_.run_dir;
     launch.stop_signal = signal_from_name(knob(options_, "stop_signal", "TERM"));
     launch.grace = knob_ms(options_, "grace_ms", 3000ms);
     return launch;
+  }
+
+  /// {run_dir}/home-<user>, owned by the user: the one place in the run folder it may write.
+  fs::path home_of(const UserIdentity& user) const {
+    const fs::path home = options_.run_dir / ("home-" + user.name);
+    fs::create_directories(home);
+    if (::chown(home.c_str(), user.uid, user.gid) != 0)
+      throw PeerError("chown " + home.string() + ": " + std::strerror(errno));
+    return home;
   }
 };
 
@@ -343,12 +394,7 @@ class GenericGateway final : public GenericPeer {
  public:
   GenericGateway(PeerInfo info, PeerOptions options)
       : GenericPeer(std::move(info), std::move(options)) {
-    check_knobs(info_.kind, options_.knobs,
-                {"command", "config", "ready", "ready_path", "stop_signal", "grace_ms"});
-    const auto ready = knob(options_, "ready", "http");
-    if (ready != "http" && ready != "connect") {
-      throw PeerError("generic-gateway: knob 'ready' is http or connect, not '" + ready + "'");
-    }
+    check_command_knobs(info_, options_, command_gateway_keys());
   }
 
  private:
@@ -384,12 +430,7 @@ class GenericBackend final : public GenericPeer {
  public:
   GenericBackend(PeerInfo info, PeerOptions options)
       : GenericPeer(std::move(info), std::move(options)) {
-    check_knobs(info_.kind, options_.knobs,
-                {"command", "config", "ready", "stop_signal", "grace_ms"});
-    const auto ready = knob(options_, "ready", "fcgi");
-    if (ready != "fcgi" && ready != "connect") {
-      throw PeerError("generic-backend: knob 'ready' is fcgi or connect, not '" + ready + "'");
-    }
+    check_command_knobs(info_, options_, command_backend_keys());
   }
 
  private:
@@ -398,8 +439,11 @@ class GenericBackend final : public GenericPeer {
     if (address_.is_tcp()) {
       if (address_.host.empty()) address_.host = "127.0.0.1";
       if (address_.port == 0) address_.port = pick_port();
-    } else if (address_.path.empty()) {
-      address_.path = (options_.run_dir / "backend.sock").string();
+    } else if (address_.path.empty() || !knob(options_, "user", "").empty()) {
+      // A backend run as another user listens in its own folder (generic_launch makes it).
+      const auto user = knob(options_, "user", "");
+      address_.path =
+          (options_.run_dir / (user.empty() ? "" : "home-" + user) / "backend.sock").string();
     }
     std::map<std::string, std::string> vars = {
         {"addr", address_.to_string()},

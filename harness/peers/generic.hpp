@@ -70,11 +70,24 @@ std::vector<std::string> split_command_line(std::string_view command);
 /// SIGTERM for "TERM" or "SIGTERM" (also INT, QUIT, HUP, USR1, USR2, WINCH, KILL).
 int signal_from_name(std::string_view name);
 
+/// The keys of a `kind: command` peer (docs/scenario.md, "Any other program"): the one list
+/// the loader, the schema and the generic adapters' knob check read. `command` is required;
+/// `ready` is one of `ready_choices`, the first being the default.
+struct CommandPeerKeys {
+  std::vector<std::string> keys;
+  std::vector<std::string> ready_choices;
+};
+const CommandPeerKeys& command_gateway_keys();
+const CommandPeerKeys& command_backend_keys();
+
 // The generic gateway. knobs:
 //   command      (required) e.g. "python3 gw.py --listen {http_port} --backend {backend_addr}"
 //   config       a template file rendered into {run_dir}/<its name without .in>, as {config}
 //   ready_path   GET target polled until any HTTP answer (default "/")
 //   stop_signal  graceful stop signal (default TERM); grace_ms (default 3000), then SIGKILL
+//   user         run the program as this account (the harness must be root): its cwd, HOME
+//                and {run_dir} are then {run_dir}/home-<user>, owned by it, and a generic
+//                backend's unix socket is made there (the run folder itself is the harness's)
 // Placeholders: {http_host} {http_port} {backend_addr} ("127.0.0.1:9000" or "unix:/path")
 // {backend_host} {backend_port} {backend_path} {run_dir} {config}.
 std::unique_ptr<Peer> make_generic_gateway(PeerOptions options);

@@ -92,7 +92,7 @@ std::string capture_output(const std::vector<std::string>& argv) {
   const std::filesystem::path log = templ;
   std::string out;
   try {
-    Process p = Process::start(ProcessSpec{argv, {}, {}, log});
+    Process p = Process::start(ProcessSpec{argv, {}, {}, log, {}});
     wait_until([&] { return !p.running(); }, std::chrono::seconds(5), {});
     p.stop(std::chrono::milliseconds(100));
     out = file_tail(log, 4096);

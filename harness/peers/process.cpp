@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -132,6 +134,23 @@ std::optional<int> recorded_status(pid_t pid) {
 
 }  // namespace
 
+std::optional<UserIdentity> find_user(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found)
+    return std::nullopt;
+  UserIdentity user{found->pw_name, found->pw_uid, found->pw_gid, {}};
+  int count = 64;
+  user.groups.resize(count);
+  if (::getgrouplist(found->pw_name, found->pw_gid, user.groups.data(), &count) < 0) {
+    user.groups.resize(count);  // count is now the number it needs
+    ::getgrouplist(found->pw_name, found->pw_gid, user.groups.data(), &count);
+  }
+  user.groups.resize(count);
+  return user;
+}
+
 Process Process::start(const ProcessSpec& spec) {
   if (spec.argv.empty()) throw ProcessError("empty argv");
   ensure_initialised();
@@ -142,6 +161,7 @@ Process Process::start(const ProcessSpec& spec) {
                     ? harness_path
                     : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   env["HOME"] = spec.cwd.empty() ? fs::current_path().string() : spec.cwd.string();
+  if (spec.user) env["USER"] = env["LOGNAME"] = spec.user->name;
   for (const auto& [k, v] : spec.env) env[k] = v;
   // The custody marks last: a spec cannot unmark its peer.
   custody::PeerMark mark = custody::mark_new_peer();
@@ -159,6 +179,7 @@ Process Process::start(const ProcessSpec& spec) {
   for (auto& e : env_strings) env_c.push_back(e.data());
   env_c.push_back(nullptr);
   const std::string cwd = spec.cwd.string();
+  const std::optional<UserIdentity> user = spec.user;
 
   const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) throw ProcessError("open /dev/null: " + std::string(std::strerror(errno)));
@@ -204,6 +225,10 @@ Process Process::start(const ProcessSpec& spec) {
     // port open after the harness closed it.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) fail(3);
+    // Groups before gid before uid: once the uid is dropped nothing else can change.
+    if (user && (::setgroups(user->groups.size(), user->groups.data()) != 0 ||
+                 ::setgid(user->gid) != 0 || ::setuid(user->uid) != 0))
+      fail(5);
     ::execve(program.c_str(), argv_c.data(), env_c.data());
     fail(4);
   }
@@ -225,9 +250,13 @@ Process Process::start(const ProcessSpec& spec) {
   if (n > 0) {
     int raw = 0;
     ::waitpid(pid, &raw, 0);
-    static constexpr const char* kSteps[] = {"", "prctl", "redirecting stdio", "chdir", "exec"};
-    const int step = report[0] >= 1 && report[0] <= 4 ? report[0] : 4;
+    static constexpr const char* kSteps[] = {"",      "prctl", "redirecting stdio",
+                                             "chdir", "exec",  "changing user"};
+    const int step = report[0] >= 1 && report[0] <= 5 ? report[0] : 4;
     throw ProcessError(std::string(kSteps[step]) + " failed for " + program +
+                       (step == 5 ? " (to " + user->name + ")"
+                        : user    ? " (as " + user->name + ")"
+                                  : "") +
                        (step == 3 ? " (cwd " + cwd + ")" : "") + ": " + std::strerror(report[1]));
   }
 

@@ -26,13 +26,26 @@
 
 namespace fh::peers {
 
+/// Who a started program runs as, when not as the harness: looked up once (find_user), set in
+/// the child after it entered its cgroup and before exec (the harness must be root for it).
+struct UserIdentity {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups, as initgroups(3) would set them
+};
+
+/// The account `name` of this machine (its passwd entry and groups); nullopt if it has none.
+std::optional<UserIdentity> find_user(const std::string& name);
+
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH (the child's) unless it has a '/'
   /// Added to a clean minimal environment: PATH (the harness's, or the Debian default) and
   /// HOME = cwd. These entries override those two.
   std::map<std::string, std::string> env;
-  std::filesystem::path cwd;       // empty: the harness's current directory
-  std::filesystem::path log_file;  // stdout + stderr, appended; empty: /dev/null
+  std::filesystem::path cwd;         // empty: the harness's current directory
+  std::filesystem::path log_file;    // stdout + stderr, appended; empty: /dev/null
+  std::optional<UserIdentity> user;  // empty: as the harness; else USER and LOGNAME are set too
 };
 
 class ProcessError : public std::runtime_error {
@@ -43,7 +56,8 @@ class ProcessError : public std::runtime_error {
 class Process {
  public:
   /// Forks and execs. The child: setsid(), into its custody cgroup (custody.hpp),
-  /// PR_SET_PDEATHSIG(SIGKILL) so it dies with the harness's thread that started it, stdin
+  /// PR_SET_PDEATHSIG(SIGKILL) so it dies with the harness's thread that started it, the
+  /// spec's user's groups, gid and uid (in that order, so none can be regained), stdin
   /// /dev/null, stdout+stderr to log_file, every other inherited fd closed (asio sockets are not
   /// CLOEXEC). Throws ProcessError when the program cannot be found or exec fails (reported through
   /// a CLOEXEC pipe, so start() knows).

@@ -7,6 +7,8 @@
 #include "language/yaml_reader.hpp"
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
+#include "peers/generic.hpp"
+#include "peers/process.hpp"
 #include "scenario/sections.hpp"
 #include "scenario/vocabulary.hpp"
 
@@ -229,8 +231,7 @@ void check_knob_values(const YAML::Node& node, const std::string& file,
 /// command and a relative config path refer to the scenario file's folder.
 void read_command_keys(MapReader& r, const std::string& file,
                        std::map<std::string, std::string>& knobs,
-                       const std::vector<std::string>& optional_keys,
-                       const std::vector<std::string>& ready_choices) {
+                       const peers::CommandPeerKeys& keys) {
   const auto dir = std::filesystem::absolute(std::filesystem::path(file)).parent_path().string();
   auto command = as_string(r.require("command"), file, "command");
   if (command.find_first_not_of(" \t") == std::string::npos)
@@ -247,10 +248,15 @@ void read_command_keys(MapReader& r, const std::string& file,
                 "a config template file (relative to the scenario)");
     knobs["config"] = config.string();
   }
-  for (const auto& key : optional_keys)
-    if (r.has(key)) knobs[key] = as_string(r.get(key), file, key);
   // How readiness is judged (peers/generic.cpp): checked here, not when the program starts.
-  if (r.has("ready")) knobs["ready"] = one_of(r.get("ready"), file, "ready", ready_choices);
+  if (r.has("ready")) knobs["ready"] = one_of(r.get("ready"), file, "ready", keys.ready_choices);
+  if (r.has("user")) {
+    knobs["user"] = as_string(r.get("user"), file, "user");
+    if (!peers::find_user(knobs["user"]))
+      bad_value(r.get("user"), file, "user", "an account of this machine (getent passwd)");
+  }
+  for (const auto& key : keys.keys)
+    if (!knobs.count(key) && r.has(key)) knobs[key] = as_string(r.get(key), file, key);
 }
 
 std::string read_kind(MapReader& r, const std::string& file, const std::string& what,
@@ -278,8 +284,10 @@ void reject_fake_keys(MapReader& r, const std::string& role, const std::string& 
 /// kind: command has no adapter, so no knobs: its command line and config template say
 /// everything (a --set that swaps a real program for a command meets a variant's knobs).
 void reject_knobs_of_command(MapReader& r, const std::string& role, const std::string& placeholders,
-                             const std::string& keys) {
+                             const peers::CommandPeerKeys& command_keys) {
   if (!r.peek("knobs").IsDefined()) return;
+  std::string keys;
+  for (const auto& k : command_keys.keys) keys += (keys.empty() ? "" : ", ") + k;
   throw ScenarioError(r.key_mark("knobs"),
                       role + ": kind: command has no knobs: its command line (with " +
                           placeholders + ") and config template say everything; its keys are " +
@@ -310,9 +318,8 @@ GatewayDef read_gateway(const YAML::Node& node, const std::string& file) {
     fake::read_gateway_keys(r, g.fake);
   } else if (g.kind == "command") {
     reject_knobs_of_command(r, "gateway", "{http_port} and {backend_addr}",
-                            "command, config, ready, ready_path, stop_signal, grace_ms");
-    read_command_keys(r, file, g.knobs, {"ready_path", "stop_signal", "grace_ms"},
-                      {"http", "connect"});
+                            peers::command_gateway_keys());
+    read_command_keys(r, file, g.knobs, peers::command_gateway_keys());
   } else if (r.has("knobs")) {
     g.knobs = read_knobs(r.get("knobs"), file);
     std::vector<std::string> valid;
@@ -352,9 +359,8 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
   if (b.is_fake()) {
     fake::read_backend_keys(r, b.fake);
   } else if (b.kind == "command") {
-    reject_knobs_of_command(r, "backend", "{addr}",
-                            "command, config, ready, stop_signal, grace_ms");
-    read_command_keys(r, file, b.knobs, {"stop_signal", "grace_ms"}, {"fcgi", "connect"});
+    reject_knobs_of_command(r, "backend", "{addr}", peers::command_backend_keys());
+    read_command_keys(r, file, b.knobs, peers::command_backend_keys());
   } else if (r.has("knobs")) {
     b.knobs = read_knobs(r.get("knobs"), file);
     check_knob_names(b.kind, b.knobs, peers::backend_knobs(b.kind), mark_of(r.get("knobs"), file));

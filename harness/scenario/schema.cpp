@@ -7,6 +7,7 @@
 #include "fake-gateways/faults/family.hpp"
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
+#include "peers/generic.hpp"
 #include "scenario/peer_faults.hpp"
 #include "scenario/sections.hpp"
 #include "scenario/vocabulary.hpp"
@@ -240,16 +241,15 @@ json topology() {
   backend_keys.push_back({"faults",
                           {"faults", json{{"type", "array"}, {"items", json{{"oneOf", verbs}}}}},
                           "faults fired at triggers (docs/faults-backend.md)"});
-  return object_of(
-      {{"client", shapes::choice({"harness"}), "the built-in client"},
-       {"gateway",
-        {"gateway", party("gateway", gateway_keys, peers::gateway_kinds(),
-                          {"command", "config", "ready", "ready_path", "stop_signal", "grace_ms"}, false)},
-        ""},
-       {"backend",
-        {"backend", party("backend", backend_keys, peers::backend_kinds(),
-                          {"command", "config", "ready", "stop_signal", "grace_ms"}, true)},
-        ""}});
+  return object_of({{"client", shapes::choice({"harness"}), "the built-in client"},
+                    {"gateway",
+                     {"gateway", party("gateway", gateway_keys, peers::gateway_kinds(),
+                                       peers::command_gateway_keys().keys, false)},
+                     ""},
+                    {"backend",
+                     {"backend", party("backend", backend_keys, peers::backend_kinds(),
+                                       peers::command_backend_keys().keys, true)},
+                     ""}});
 }
 
 }  // namespace
