@@ -8,11 +8,14 @@ NON-STRICT / INFORMATIONAL where the catalogue grades it so), or lists it as a l
 and requires the certification to pass every MUST and SHOULD check. A key or verb of the
 vocabulary that is in neither table fails the test: nothing goes unclassified.
 
-Usage: certify_coverage_test.py FCGI_HARNESS_BINARY [--only NAME] [--full]
+Usage: certify_coverage_test.py FCGI_HARNESS_BINARY [--only NAME] [--full] [--jobs N]
 A misbehaviour is certified against the checks that must catch it (--full: against the whole
 catalogue, printing every check that caught it; a long run); a legal variation always against
 the whole catalogue but the slowest checks. At the end: the misbehaviours no check caught.
+--jobs N (default 2): certifications run N at a time (each a harness of its own, with its own
+ports and folder; most of a certification is waiting on a deadline); printed in table order.
 """
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -24,6 +27,7 @@ BINARY = os.path.abspath(sys.argv[1])
 os.environ.pop("GITHUB_STEP_SUMMARY", None)
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 FULL = "--full" in sys.argv
+JOBS = int(sys.argv[sys.argv.index("--jobs") + 1]) if "--jobs" in sys.argv else 2
 
 # Checks too slow to run dozens of times (each is run by the plain certification in CI).
 SLOW = ["backend/6.2/response-1gib", "gateway/rfc9110-15.6.5/backend-silent-timeout"]
@@ -189,6 +193,7 @@ def unclassified():
 
 
 def certify(party, yaml_text, workdir, cases):
+    workdir = tempfile.mkdtemp(dir=workdir)
     result = os.path.join(workdir, "result.json")
     if party == "backend":
         serve = f"{BINARY} serve backend --listen {{addr}} --set '{yaml_text}'"
@@ -219,34 +224,39 @@ def main():
     for p in problems:
         print(f"UNCLASSIFIED  {p}: add it to a table of tests/certify_coverage_test.py")
     uncaught = []
-    with tempfile.TemporaryDirectory(prefix="fh-coverage-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="fh-coverage-") as workdir, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=JOBS) as pool:
+        runs = []
         for party, rows in (("backend", BACKEND), ("gateway", GATEWAY)):
             for name, yaml_text, expected in rows:
                 if ONLY and ONLY != name:
                     continue
                 cases = sorted(expected) if expected and not FULL else []
-                verdicts = certify(party, yaml_text, workdir, cases)
-                caught = sorted(i for i, (v, _) in verdicts.items() if v != "PASS")
-                if expected:
-                    missing = [i for i, grades in expected.items()
-                               if verdicts.get(i, ("absent", ""))[0] not in grades]
-                    status = "caught" if not missing else "NOT CAUGHT"
-                    print(f"{status:11s} {party} {name}: " +
-                          (", ".join(f"{i} {verdicts[i][0]}" for i in caught) or "nothing"))
-                    if missing:
-                        uncaught.append(f"{party} {name}")
-                        for i in missing:
-                            print(f"    expected {i} to be {'/'.join(sorted(expected[i]))}, got "
-                                  f"{verdicts.get(i, ('absent',))[0]}")
-                else:
-                    bad = [i for i, (v, level) in verdicts.items()
-                           if level in ("MUST", "SHOULD") and v in ("FAIL", "ERROR")]
-                    status = "clean" if not bad else "FALSE FAIL"
-                    print(f"{status:11s} {party} {name} (legal): " +
-                          (", ".join(f"{i} {verdicts[i][0]}" for i in caught) or "all PASS"))
-                    if bad:
-                        problems.append(f"legal {party} {name} fails {', '.join(bad)}")
-                sys.stdout.flush()
+                runs.append((party, name, expected,
+                             pool.submit(certify, party, yaml_text, workdir, cases)))
+        for party, name, expected, run in runs:
+            verdicts = run.result()
+            caught = sorted(i for i, (v, _) in verdicts.items() if v != "PASS")
+            if expected:
+                missing = [i for i, grades in expected.items()
+                           if verdicts.get(i, ("absent", ""))[0] not in grades]
+                status = "caught" if not missing else "NOT CAUGHT"
+                print(f"{status:11s} {party} {name}: " +
+                      (", ".join(f"{i} {verdicts[i][0]}" for i in caught) or "nothing"))
+                if missing:
+                    uncaught.append(f"{party} {name}")
+                    for i in missing:
+                        print(f"    expected {i} to be {'/'.join(sorted(expected[i]))}, got "
+                              f"{verdicts.get(i, ('absent',))[0]}")
+            else:
+                bad = [i for i, (v, level) in verdicts.items()
+                       if level in ("MUST", "SHOULD") and v in ("FAIL", "ERROR")]
+                status = "clean" if not bad else "FALSE FAIL"
+                print(f"{status:11s} {party} {name} (legal): " +
+                      (", ".join(f"{i} {verdicts[i][0]}" for i in caught) or "all PASS"))
+                if bad:
+                    problems.append(f"legal {party} {name} fails {', '.join(bad)}")
+            sys.stdout.flush()
     print(f"\nmisbehaviours no check catches: {', '.join(uncaught) if uncaught else 'none'}")
     for p in problems:
         print(f"problem: {p}")

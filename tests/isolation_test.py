@@ -45,6 +45,7 @@ def readable_by_nobody(harness, folder):
                            (ROOT / "tests" / "data" / "generic", folder / "data" / "generic"),
                            (ROOT / "scenarios" / "certify", folder / "catalogue")]:
         shutil.copytree(source, target)
+    shutil.copy2(ROOT / "tests" / "data" / "fcgi_wire.py", folder / "data")
     shutil.copy2(harness, folder / "fcgi-harness")
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)

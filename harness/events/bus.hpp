@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/declaration.hpp"
@@ -39,9 +40,10 @@ struct Event {
 struct Selector {
   std::string party;
   std::string name;
-  bool matches(const Event& e) const {
-    return (party.empty() || party == e.party) && (name.empty() || name == e.name);
+  bool matches(std::string_view event_party, std::string_view event_name) const {
+    return (party.empty() || party == event_party) && (name.empty() || name == event_name);
   }
+  bool matches(const Event& e) const { return matches(e.party, e.name); }
   std::string to_string() const {
     return (party.empty() ? "*" : party) + "." + (name.empty() ? "*" : name);
   }

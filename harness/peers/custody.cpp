@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -43,26 +44,6 @@ std::string read_proc_file(const std::string& path) {
     out.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  return out;
-}
-
-struct ProcStat {
-  char state = 0;
-  unsigned long long start_ticks = 0;
-};
-
-/// State (field 3) and start time (field 22) of /proc/PID/stat; nullopt when gone. comm may hold
-/// spaces and parentheses: the fields are counted after the last ')'.
-std::optional<ProcStat> proc_stat(pid_t pid) {
-  const std::string stat = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(close + 1));
-  ProcStat out;
-  fields >> out.state;
-  std::string skip;
-  for (int field = 4; field < 22; ++field) fields >> skip;
-  if (!(fields >> out.start_ticks)) return std::nullopt;
   return out;
 }
 
@@ -216,27 +197,46 @@ fs::path temp_directory() {
   return ec ? fs::path("/tmp") : temp;
 }
 
-/// Kills every live process whose FCGI_HARNESS_RUN chain names `token` (it or a harness below
-/// it started the process), until none is left or `deadline` passes.
-std::size_t kill_run_processes(const std::string& token, milliseconds deadline) {
+/// SIGKILLs what `find` returns, again and again (a dying parent may fork once more), until it
+/// returns nothing or `deadline` passes; returns how many distinct processes were killed.
+std::size_t kill_until_gone(const std::function<std::vector<pid_t>()>& find,
+                            milliseconds deadline) {
   std::set<pid_t> killed;
   const auto end = Clock::now() + deadline;
   for (;;) {
-    std::vector<pid_t> found;
-    for_each_live_process([&](pid_t pid, const std::string& block) {
-      const auto chain = environ_value(block, kRunMark);
-      if (!chain) return;
-      const auto tokens = split_words(*chain);
-      if (std::find(tokens.begin(), tokens.end(), token) != tokens.end()) found.push_back(pid);
-    });
+    const auto found = find();
     if (found.empty() || Clock::now() >= end) break;
     for (pid_t pid : found) {
       ::kill(pid, SIGKILL);
       killed.insert(pid);
     }
-    std::this_thread::sleep_for(milliseconds(5));
+    std::this_thread::sleep_for(milliseconds(2));
   }
   return killed.size();
+}
+
+/// The live processes whose FCGI_HARNESS_RUN chain passes `belongs` (its tokens, this run's
+/// harness first).
+std::vector<pid_t> processes_of_runs(
+    const std::function<bool(const std::vector<std::string>& chain)>& belongs) {
+  std::vector<pid_t> found;
+  for_each_live_process([&](pid_t pid, const std::string& block) {
+    const auto chain = environ_value(block, kRunMark);
+    if (chain && belongs(split_words(*chain))) found.push_back(pid);
+  });
+  return found;
+}
+
+/// Kills every live process whose FCGI_HARNESS_RUN chain names `token` (it or a harness below
+/// it started the process), until none is left or `deadline` passes.
+std::size_t kill_run_processes(const std::string& token, milliseconds deadline) {
+  return kill_until_gone(
+      [&] {
+        return processes_of_runs([&](const auto& chain) {
+          return std::find(chain.begin(), chain.end(), token) != chain.end();
+        });
+      },
+      deadline);
 }
 
 /// Everything a run leaves when it ends: its processes, cgroups and folders.
@@ -313,6 +313,19 @@ void ensure_watchdog() {
 
 }  // namespace
 
+std::optional<ProcStat> proc_stat(pid_t pid) {
+  const std::string stat = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 1));
+  ProcStat out;
+  fields >> out.state >> out.ppid >> out.pgrp;
+  std::string skip;
+  for (int field = 6; field < 22; ++field) fields >> skip;
+  if (!(fields >> out.start_ticks)) return std::nullopt;
+  return out;
+}
+
 const std::string& run_token() {
   // Per process: a fork() child is another process with a token of its own.
   static pid_t computed_for = -1;
@@ -380,20 +393,15 @@ std::vector<pid_t> marked_processes(const PeerMark& mark) {
 }
 
 std::size_t kill_marked(const PeerMark& mark, milliseconds deadline) {
-  std::set<pid_t> killed;
-  const auto end = Clock::now() + deadline;
-  for (;;) {
-    const auto found = marked_processes(mark);
-    if (found.empty() || Clock::now() >= end) break;
-    if (!mark.cgroup.empty()) write_file(mark.cgroup / "cgroup.kill", "1");
-    for (pid_t pid : found) {
-      ::kill(pid, SIGKILL);
-      killed.insert(pid);
-    }
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  const auto killed = kill_until_gone(
+      [&] {
+        auto found = marked_processes(mark);
+        if (!found.empty() && !mark.cgroup.empty()) write_file(mark.cgroup / "cgroup.kill", "1");
+        return found;
+      },
+      deadline);
   if (!mark.cgroup.empty()) remove_cgroup(mark.cgroup, milliseconds(500));
-  return killed.size();
+  return killed;
 }
 
 void track_folder(const fs::path& folder) {
@@ -403,23 +411,15 @@ void track_folder(const fs::path& folder) {
 
 Cleanup clean_up_after_dead_runs() {
   Cleanup done;
-  // Processes first: a dead run's peers may still be writing into its folders.
-  std::set<std::string> dead_tokens;
-  for (int round = 0; round < 100; ++round) {
-    std::vector<pid_t> orphans;
-    for_each_live_process([&](pid_t pid, const std::string& block) {
-      const auto chain = environ_value(block, kRunMark);
-      if (!chain) return;
-      const auto tokens = split_words(*chain);
-      if (tokens.empty() || tokens.front() == run_token() || token_alive(tokens.front())) return;
-      dead_tokens.insert(tokens.front());
-      orphans.push_back(pid);
-    });
-    if (orphans.empty()) break;
-    for (pid_t pid : orphans) ::kill(pid, SIGKILL);
-    done.processes += orphans.size();
-    std::this_thread::sleep_for(milliseconds(5));
-  }
+  // Processes first: a dead run's peers may still be writing into its folders. A process
+  // belongs to the run of the first token of its chain (the harness that started it).
+  done.processes = kill_until_gone(
+      [&] {
+        return processes_of_runs([&](const auto& chain) {
+          return !chain.empty() && chain.front() != run_token() && !token_alive(chain.front());
+        });
+      },
+      milliseconds(2000));
   if (const fs::path& parent = cgroup_parent(); !parent.empty()) {
     std::error_code ec;
     std::vector<fs::path> dead;

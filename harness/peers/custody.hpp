@@ -25,6 +25,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,18 @@ inline constexpr const char* kOwnerFile = ".owner";
 /// (backends.cpp) and belongs to no run.
 inline constexpr const char* kTempPrefix = "fcgi-harness-";
 inline constexpr const char* kSharedCache = "fcgi-harness-cache";
+
+/// What the harness reads of /proc/PID/stat (proc(5)): the state (field 3), parent (4),
+/// process group (5) and start time in clock ticks (22).
+struct ProcStat {
+  char state = 0;
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  unsigned long long start_ticks = 0;
+};
+/// nullopt when the process is gone. comm may hold spaces and parentheses: the fields are
+/// counted after the last ')'.
+std::optional<ProcStat> proc_stat(pid_t pid);
 
 /// This process's token, "<pid>-<start ticks>".
 const std::string& run_token();

@@ -496,19 +496,9 @@ std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
        fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat;
-    if (!std::getline(in, stat)) continue;  // exited meanwhile
-    // "pid (comm) S ppid pgrp ..." - comm may hold spaces and parentheses: split after the last
-    // ')'.
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 1));
-    char state = 0;
-    pid_t ppid = 0, pgrp = 0;
-    if (!(fields >> state >> ppid >> pgrp)) continue;
-    if (pgrp != pgid) continue;
-    if (state == 'Z' && !include_zombies) continue;
+    const auto stat = custody::proc_stat(static_cast<pid_t>(std::stol(name)));
+    if (!stat || stat->pgrp != pgid) continue;  // exited meanwhile, or another group's
+    if (stat->state == 'Z' && !include_zombies) continue;
     out.push_back(static_cast<pid_t>(std::stol(name)));
   }
   return out;

@@ -5,40 +5,11 @@
 # quick implementation has (no FCGI_UNKNOWN_TYPE, no FCGI_UNKNOWN_ROLE, ABORT_REQUEST only
 # before the response): `certify backend --spawn` says what that costs.
 # Usage: fcgi_probe_server.py 127.0.0.1:PORT | unix:/path
-import hashlib, http, os, socket, struct, sys, threading, time, urllib.parse
+import hashlib, http, os, socket, sys, threading, time, urllib.parse
 
-BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, GET_VALUES, GET_VALUES_RESULT = 1, 2, 3, 4, 5, 6, 7, 9, 10
-
-
-def read_exact(conn, n):
-    data = b""
-    while len(data) < n:
-        part = conn.recv(n - len(data))
-        if not part:
-            raise EOFError
-        data += part
-    return data
-
-
-def record(rtype, rid, content=b""):
-    return struct.pack(">BBHHBx", 1, rtype, rid, len(content), 0) + content
-
-
-def name_values(data):
-    out, i = {}, 0
-    while i < len(data):
-        lengths = []
-        for _ in range(2):
-            n = data[i]
-            if n >> 7:
-                n, i = struct.unpack(">I", data[i:i + 4])[0] & 0x7FFFFFFF, i + 4
-            else:
-                i += 1
-            lengths.append(n)
-        name, value = data[i:i + lengths[0]], data[i + lengths[0]:i + sum(lengths)]
-        out[name.decode("latin-1")] = value.decode("latin-1")
-        i += sum(lengths)
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fcgi_wire import (ABORT, BEGIN, GET_VALUES, GET_VALUES_RESULT, PARAMS, STDERR,  # noqa: E402
+                       STDIN, STDOUT, end_request, name_values, read_record, record)
 
 
 def respond(conn, rid, params, body):
@@ -69,16 +40,14 @@ def respond(conn, rid, params, body):
             conn.sendall(record(STDOUT, rid, piece[off:off + 65535]))
         if delay:
             time.sleep(delay)
-    conn.sendall(record(STDOUT, rid) + record(END, rid, struct.pack(">IB3x", 0, 0)))
+    conn.sendall(record(STDOUT, rid) + end_request(rid))
 
 
 def serve(conn):
     requests = {}
     try:
         while True:
-            _, rtype, rid, clen, plen = struct.unpack(">BBHHBx", read_exact(conn, 8))
-            content = read_exact(conn, clen)
-            read_exact(conn, plen)
+            rtype, rid, content = read_record(conn)
             if rtype == BEGIN:
                 requests[rid] = {"keep": content[2] & 1, "params": b"", "stdin": b""}
             elif rtype == GET_VALUES:
@@ -106,7 +75,7 @@ def serve(conn):
                     break
             elif rtype == ABORT and rid in requests:
                 requests.pop(rid)
-                conn.sendall(record(END, rid, struct.pack(">IB3x", 0, 0)))
+                conn.sendall(end_request(rid))
     except (EOFError, OSError):
         pass
     conn.close()

@@ -28,37 +28,19 @@ import sys
 import threading
 import time
 
-BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR = 1, 2, 3, 4, 5, 6, 7
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fcgi_wire import (BEGIN, END, PARAMS, STDERR, STDIN, STDOUT, end_request,  # noqa: E402
+                       name_value, read_record, record)
+
 CHUNK = b"x" * 65535
 
 
-def record(kind, request_id, content=b""):
-    return struct.pack(">BBHHBB", 1, kind, request_id, len(content), 0, 0) + content
-
-
-def name_value(name, value):
-    def length(n):
-        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    return length(len(name)) + length(len(value)) + name + value
-
-
-def read_record(conn):
-    head = recv_exact(conn, 8)
-    if head is None:
+def read_record_or_none(conn):
+    """The next record, or None once the harness closed."""
+    try:
+        return read_record(conn)
+    except EOFError:
         return None
-    _, kind, request_id, length, padding, _ = struct.unpack(">BBHHBB", head)
-    body = recv_exact(conn, length + padding)
-    return None if body is None else (kind, request_id, body[:length])
-
-
-def recv_exact(conn, n):
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 def listen(addr):
@@ -91,7 +73,7 @@ def read_request(conn):
     """Reads one request up to its empty STDIN; returns (request_id, params bytes)."""
     request_id, params = None, b""
     while True:
-        rec = read_record(conn)
+        rec = read_record_or_none(conn)
         if rec is None:
             return None, params
         kind, rid, body = rec
@@ -107,7 +89,7 @@ def correct_response(conn, request_id):
     body = b"hello from a hostile peer\n"
     head = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"
     conn.sendall(record(STDOUT, request_id, head + body) + record(STDOUT, request_id) +
-                 record(END, request_id, struct.pack(">IB3x", 0, 0)))
+                 end_request(request_id))
 
 
 def serve_backend(mode, conn):
@@ -128,7 +110,7 @@ def serve_backend(mode, conn):
                 rid = rid % 65535 + 1
                 if rid != request_id:
                     conn.sendall(record(STDOUT, rid, b"Status: 200 OK\r\n\r\nnot yours") +
-                                 record(END, rid, struct.pack(">IB3x", 0, 0)))
+                                 end_request(rid))
         elif mode == "slowloris":
             head = b"Status: 200 OK\r\n\r\nslow"
             for byte in record(STDOUT, request_id, head) + record(END, request_id, bytes(8)):
