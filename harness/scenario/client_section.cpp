@@ -122,7 +122,8 @@ void read_client_map(const YAML::Node& node, const std::string& file, client::Cl
   if (r.has("body_stall")) c.body_stall = read_body_stall(r.get("body_stall"), file);
   if (r.has("connection")) {
     c.connection = as_string(r.get("connection"), file, "client.connection");
-    if (!std::regex_match(c.connection, std::regex("[A-Za-z0-9_.-]+")))
+    static const std::regex kConnectionName("[A-Za-z0-9_.-]+");  // compiled once
+    if (!std::regex_match(c.connection, kConnectionName))
       bad_value(r.get("connection"), file, "client.connection",
                 "a connection name (letters, digits, _ . -)");
   }
