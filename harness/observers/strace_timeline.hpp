@@ -82,6 +82,9 @@ std::vector<std::string> strace_timeline_args(const std::string& trace, unsigned
 inline constexpr const char* kTimelineTrace = "network,read,write,readv,writev,close,shutdown";
 /// -s: bytes of each buffer printed (a FastCGI header is 8; the first params fit).
 inline constexpr unsigned kTimelineStringLimit = 64;
+/// What a self-traced harness sends to fd -1 until strace logs it
+/// (StraceTimeline::attach_processes).
+inline constexpr const char* kTraceMarker = "fcgi-harness: strace is tracing";
 
 /// Parses the -yy annotation `12<TCP:[a->b]>` at the start of `text` into `record`'s fd fields.
 /// Returns the characters consumed (0 when `text` does not start with one).
@@ -158,6 +161,7 @@ class StraceTimeline {
                          std::chrono::system_clock::time_point system_origin) const;
 
  private:
+  void prove_tracing(const std::function<void()>& pump, std::chrono::milliseconds deadline);
   Options options_;
   std::optional<peers::Process> strace_;
   std::vector<pid_t> pids_;
