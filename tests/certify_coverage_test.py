@@ -130,7 +130,7 @@ GATEWAY = [
 ]
 # The keys of real programs and of addressing: not behaviours of a fake.
 NOT_BEHAVIOUR = {"kind", "knobs", "command", "config", "ready", "ready_path", "grace_ms",
-                 "stop_signal", "process_faults", "syscall_faults", "transport", "address",
+                 "stop_signal", "user", "process_faults", "syscall_faults", "transport", "address",
                  "respawn_after_ms",  # part of the exit_after_requests rows
                  "segment_delay_ms",  # part of the segments row
                  "listener",          # part of the exit_after_requests rows
