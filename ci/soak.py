@@ -45,8 +45,8 @@ def run_chunk(harness, paths, n, result):
 
 
 def soak(harness, paths, times, out, label, workers, chunk):
-    """`times` passes over `paths` in chunks of `chunk` passes, `workers` chunks at a time (each chunk
-    is its own harness process with its own ports and folders)."""
+    """`times` passes over `paths` in chunks of `chunk` passes, `workers` chunks at a time
+    (each chunk is its own harness process with its own ports and folders)."""
     counts = collections.defaultdict(collections.Counter)
     chunks = [(start, min(chunk, times - start)) for start in range(0, times, chunk)]
     done, started = 0, time.monotonic()
