@@ -485,17 +485,18 @@ void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,
 // strace has logged it (strace writes its log line by line). records() leaves those out.
 void StraceTimeline::prove_tracing(const std::function<void()>& pump,
                                    std::chrono::milliseconds deadline) {
+  const auto wait = std::max(deadline, std::chrono::milliseconds(1000));
   const bool traced = peers::wait_until(
       [&] {
         [[maybe_unused]] const auto sent =
             ::sendto(-1, kTraceMarker, std::strlen(kTraceMarker), MSG_NOSIGNAL, nullptr, 0);
         return peers::file_tail(log_path(), 1 << 16).find(kTraceMarker) != std::string::npos;
       },
-      std::max(deadline, std::chrono::milliseconds(1000)), pump);
+      wait, pump);
   if (!traced) {
     stop();
     throw StraceError("strace attached but traced none of this process's calls within " +
-                      std::to_string(deadline.count()) + " ms");
+                      std::to_string(wait.count()) + " ms");
   }
 }
 

@@ -328,6 +328,13 @@ const CommandPeerKeys& command_backend_keys() {
 
 namespace {
 
+/// Where a program run as another user (knob `user`) may write: {run_dir}/home-<user>; the
+/// run folder itself when it runs as the harness.
+fs::path own_folder(const PeerOptions& options) {
+  const auto user = knob(options, "user", "");
+  return user.empty() ? options.run_dir : options.run_dir / ("home-" + user);
+}
+
 /// Checks the knobs against `keys` and `ready` against its choices.
 void check_command_knobs(const PeerInfo& info, const PeerOptions& options,
                          const CommandPeerKeys& keys) {
@@ -360,7 +367,7 @@ class GenericPeer : public CommandPeer {
       if (::geteuid() != 0 && launch.spec.user->uid != ::geteuid())
         throw PeerError(info_.kind + ": running it as '" + name +
                         "' needs the harness to run as root");
-      launch.spec.cwd = home_of(*launch.spec.user);
+      launch.spec.cwd = make_own_folder(*launch.spec.user);
       launch.spec.env["HOME"] = launch.spec.cwd.string();
     }
     // {run_dir} is where the program may write: its own folder when it runs as another user.
@@ -380,9 +387,9 @@ class GenericPeer : public CommandPeer {
     return launch;
   }
 
-  /// {run_dir}/home-<user>, owned by the user: the one place in the run folder it may write.
-  fs::path home_of(const UserIdentity& user) const {
-    const fs::path home = options_.run_dir / ("home-" + user.name);
+  /// own_folder(), made and owned by the user: the one place in the run folder it may write.
+  fs::path make_own_folder(const UserIdentity& user) const {
+    const fs::path home = own_folder(options_);
     fs::create_directories(home);
     if (::chown(home.c_str(), user.uid, user.gid) != 0)
       throw PeerError("chown " + home.string() + ": " + std::strerror(errno));
@@ -418,7 +425,7 @@ class GenericGateway final : public GenericPeer {
   bool wait_ready(std::chrono::milliseconds deadline, const std::function<bool()>& alive) override {
     // `ready: connect`: a gateway that never answers (a hostile one, scenarios/hostile/) is
     // ready once it accepts connections.
-    if (knob(options_, "ready", "http") == "connect")
+    if (knob(options_, "ready", command_gateway_keys().ready_choices.front()) == "connect")
       return CommandPeer::wait_ready(deadline, alive);
     return wait_http_answer(address_, knob(options_, "ready_path", "/"), deadline, options_.pump,
                             alive)
@@ -439,11 +446,9 @@ class GenericBackend final : public GenericPeer {
     if (address_.is_tcp()) {
       if (address_.host.empty()) address_.host = "127.0.0.1";
       if (address_.port == 0) address_.port = pick_port();
-    } else if (address_.path.empty() || !knob(options_, "user", "").empty()) {
+    } else if (address_.path.empty() || own_folder(options_) != options_.run_dir) {
       // A backend run as another user listens in its own folder (generic_launch makes it).
-      const auto user = knob(options_, "user", "");
-      address_.path =
-          (options_.run_dir / (user.empty() ? "" : "home-" + user) / "backend.sock").string();
+      address_.path = (own_folder(options_) / "backend.sock").string();
     }
     std::map<std::string, std::string> vars = {
         {"addr", address_.to_string()},
@@ -455,7 +460,7 @@ class GenericBackend final : public GenericPeer {
   }
 
   bool wait_ready(std::chrono::milliseconds deadline, const std::function<bool()>& alive) override {
-    if (knob(options_, "ready", "fcgi") == "connect") {
+    if (knob(options_, "ready", command_backend_keys().ready_choices.front()) == "connect") {
       return CommandPeer::wait_ready(deadline, alive);
     }
     // A plain GET with an empty query. Refused: not listening yet, ask again. Answered but

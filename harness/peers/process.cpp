@@ -496,10 +496,11 @@ std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
        fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto stat = custody::proc_stat(static_cast<pid_t>(std::stol(name)));
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    const auto stat = custody::proc_stat(pid);
     if (!stat || stat->pgrp != pgid) continue;  // exited meanwhile, or another group's
     if (stat->state == 'Z' && !include_zombies) continue;
-    out.push_back(static_cast<pid_t>(std::stol(name)));
+    out.push_back(pid);
   }
   return out;
 }
