@@ -3,16 +3,24 @@
 // or backend FAILS naming the apt package: never a silent skip.
 #include "observers/strace_timeline.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "peers/backends.hpp"
 #include "peers/gateways.hpp"
@@ -350,6 +358,68 @@ TEST(StraceTimeline, MissingStraceNamesTheAptPackage) {
   EXPECT_NE(missing->find("apt-get install strace"), std::string::npos) << *missing;
   EXPECT_NE(what.find("apt-get install strace"), std::string::npos) << what;
   EXPECT_FALSE(timeline.attached());
+}
+
+// Children for the test below, killed and reaped however it ends.
+struct Children {
+  std::vector<pid_t> pids;
+  pid_t fork_running(const std::function<void()>& body) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      body();
+      ::_exit(0);
+    }
+    pids.push_back(pid);
+    return pid;
+  }
+  ~Children() {
+    for (const pid_t pid : pids) ::kill(pid, SIGKILL);
+    for (const pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// TracerPid is set at PTRACE_SEIZE, before strace interrupts the tracee and restarts it with
+// syscall tracing. A starved strace kept that gap open by chance (the real-peer soak: a
+// backend's close that was to be delayed went untraced); the shim holds it open 200 ms every
+// time. The tracee writes its count to /dev/null every millisecond: every write after attach
+// returns must be in the log.
+TEST(StraceTimeline, TracesEveryCallAfterAttachReturnsEvenWhenStraceSeizesSlowly) {
+  const auto missing = fh::observers::strace_missing_reason();
+  ASSERT_FALSE(missing) << *missing;
+  auto* count = static_cast<std::atomic<std::uint64_t>*>(
+      ::mmap(nullptr, sizeof(std::atomic<std::uint64_t>), PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(count, MAP_FAILED);
+  new (count) std::atomic<std::uint64_t>(0);
+  Children children;
+  const pid_t writer = children.fork_running([count] {
+    const int fd = ::open("/dev/null", O_WRONLY);
+    for (char line[32];;) {
+      const int n =
+          std::snprintf(line, sizeof line, "%llu\n", static_cast<unsigned long long>(++*count));
+      [[maybe_unused]] const auto written = ::write(fd, line, static_cast<std::size_t>(n));
+      ::usleep(1000);
+    }
+  });
+  TempDir dir;
+  StraceTimeline timeline({.dir = dir.path,
+                           .stem = "writer",
+                           .trace = "write",
+                           .strace_env = {{"LD_PRELOAD", FH_SLOW_SEIZE_SHIM}}});
+  ASSERT_NO_THROW(timeline.attach_processes({writer}, {}));
+  const std::uint64_t at_return = count->load();
+  std::this_thread::sleep_for(50ms);
+  timeline.stop();
+  std::optional<std::uint64_t> first;
+  for (const auto& r : timeline.records()) {
+    if (const auto quote = r.args.find(", \""); r.name == "write" && !first && quote != r.args.npos)
+      first = std::strtoull(r.args.c_str() + quote + 3, nullptr, 10);
+  }
+  ASSERT_TRUE(first) << peers::file_tail(timeline.log_path(), 2000);
+  EXPECT_LE(*first, at_return + 1)
+      << "the count was " << at_return << " when attach returned, but strace's first write is "
+      << *first << ": the calls in between went untraced";
+  ::munmap(count, sizeof(std::atomic<std::uint64_t>));
 }
 
 TEST(StraceTimeline, SeesNginxTalkToItsFastcgiBackend) {

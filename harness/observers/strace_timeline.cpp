@@ -2,7 +2,6 @@
 
 #include "observers/syscall_events.hpp"
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -398,19 +397,39 @@ std::vector<std::string> strace_timeline_args(const std::string& trace, unsigned
   return {"-f", "-ttt", "-T", "-yy", "-s", std::to_string(string_limit), "-e", "trace=" + trace};
 }
 
+namespace {
+
+/// The pids of `pids` still alive that strace has not yet said it attached to.
+std::vector<pid_t> not_yet_attached(const std::vector<pid_t>& pids, const std::string& said) {
+  std::vector<pid_t> left;
+  for (const pid_t pid : pids)
+    if (::kill(pid, 0) == 0 &&
+        said.find("Process " + std::to_string(pid) + " attached") == std::string::npos)
+      left.push_back(pid);
+  return left;
+}
+
+std::string pid_list(const std::vector<pid_t>& pids) {
+  std::string list;
+  for (const pid_t pid : pids) list += (list.empty() ? "" : ",") + std::to_string(pid);
+  return list;
+}
+
+}  // namespace
+
 peers::Process attach_strace(const std::vector<std::string>& options,
                              const std::vector<pid_t>& pids, const fs::path& stderr_to,
-                             const std::function<std::string()>& complaints,
+                             const std::function<std::string(std::size_t tail)>& messages,
                              const std::function<void()>& pump, std::chrono::milliseconds deadline,
-                             const std::function<void()>& on_started) {
+                             const std::function<void()>& on_started,
+                             const std::map<std::string, std::string>& env) {
   peers::ProcessSpec spec;
   spec.argv = {"strace"};
+  spec.env = env;
   spec.argv.insert(spec.argv.end(), options.begin(), options.end());
-  std::string pid_list;
   for (const pid_t pid : pids) {
     spec.argv.push_back("-p");
     spec.argv.push_back(std::to_string(pid));
-    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
   }
   spec.log_file = stderr_to;
   std::optional<peers::Process> strace;
@@ -420,19 +439,19 @@ peers::Process attach_strace(const std::vector<std::string>& options,
     throw StraceError("strace: " + std::string(e.what()));
   }
   if (on_started) on_started();
-  const pid_t tracer = strace->pid();
-  const bool ready = peers::wait_until(
+  std::vector<pid_t> left = pids;
+  const bool attached = peers::wait_until(
       [&] {
-        if (!strace->running()) return true;  // failed: reported below
-        for (const pid_t pid : pids)
-          if (tracer_of(pid) != tracer && ::kill(pid, 0) == 0) return false;
-        return true;
+        if (!strace->running()) return true;               // failed: reported below
+        left = not_yet_attached(left, messages(1 << 16));  // once said, said
+        return left.empty();
       },
       deadline, pump);
-  if (!ready || !strace->running()) {
+  if (!attached || !strace->running()) {
     if (strace->valid()) strace->stop(2000ms, SIGINT);
-    throw StraceError("strace did not attach to pids " + pid_list + " within " +
-                      std::to_string(deadline.count()) + " ms: " + complaints());
+    throw StraceError("strace did not attach to pid" + std::string(left.size() > 1 ? "s " : " ") +
+                      pid_list(left.empty() ? pids : left) + " within " +
+                      std::to_string(deadline.count()) + " ms: " + messages(600));
   }
   return std::move(*strace);
 }
@@ -468,36 +487,10 @@ void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,
   auto options = strace_timeline_args(options_.trace, options_.string_limit);
   options.push_back("-o");
   options.push_back(log_path().string());
-  const auto started = std::chrono::steady_clock::now();
   strace_.emplace(attach_strace(
-      options, pids_, errors, [&] { return peers::file_tail(errors, 600); }, pump, deadline));
+      options, pids_, errors, [&](std::size_t tail) { return peers::file_tail(errors, tail); },
+      pump, deadline, {}, options_.strace_env));
   tracer_ = strace_->pid();
-  if (std::find(pids_.begin(), pids_.end(), ::getpid()) != pids_.end())
-    prove_tracing(pump, deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - started));
-}
-
-// TracerPid is set at PTRACE_SEIZE, before strace has stopped the tracee and restarted it with
-// syscall tracing: what the tracee calls in between is not traced. A starved strace (the soak:
-// six harnesses on two cores) kept that gap open for a whole scenario, whose checks then saw
-// no connect and no sendto at all and FAILed. When the tracee is this process it proves the
-// trace live: a sendto on fd -1 (EBADF, nothing sent) carrying kTraceMarker, again until
-// strace has logged it (strace writes its log line by line). records() leaves those out.
-void StraceTimeline::prove_tracing(const std::function<void()>& pump,
-                                   std::chrono::milliseconds deadline) {
-  const auto wait = std::max(deadline, std::chrono::milliseconds(1000));
-  const bool traced = peers::wait_until(
-      [&] {
-        [[maybe_unused]] const auto sent =
-            ::sendto(-1, kTraceMarker, std::strlen(kTraceMarker), MSG_NOSIGNAL, nullptr, 0);
-        return peers::file_tail(log_path(), 1 << 16).find(kTraceMarker) != std::string::npos;
-      },
-      wait, pump);
-  if (!traced) {
-    stop();
-    throw StraceError("strace attached but traced none of this process's calls within " +
-                      std::to_string(wait.count()) + " ms");
-  }
 }
 
 void StraceTimeline::stop() {
@@ -509,11 +502,6 @@ void StraceTimeline::stop() {
 
 std::vector<SyscallRecord> StraceTimeline::records() const {
   auto records = read_strace_log(log_path());
-  records.erase(std::remove_if(records.begin(), records.end(),
-                               [](const SyscallRecord& r) {
-                                 return r.args.find(kTraceMarker) != std::string::npos;
-                               }),
-                records.end());
   // A single tracee gets no [pid N] prefix.
   if (pids_.size() == 1)
     for (auto& r : records)

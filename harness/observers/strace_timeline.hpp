@@ -82,10 +82,6 @@ std::vector<std::string> strace_timeline_args(const std::string& trace, unsigned
 inline constexpr const char* kTimelineTrace = "network,read,write,readv,writev,close,shutdown";
 /// -s: bytes of each buffer printed (a FastCGI header is 8; the first params fit).
 inline constexpr unsigned kTimelineStringLimit = 64;
-/// What a self-traced harness sends to fd -1 until strace logs it
-/// (StraceTimeline::attach_processes).
-inline constexpr const char* kTraceMarker = "fcgi-harness: strace is tracing";
-
 /// Parses the -yy annotation `12<TCP:[a->b]>` at the start of `text` into `record`'s fd fields.
 /// Returns the characters consumed (0 when `text` does not start with one).
 std::size_t parse_fd_annotation(std::string_view text, SyscallRecord& record);
@@ -101,18 +97,23 @@ std::optional<std::string> strace_missing_reason();
 /// at most one tracer, which is why the timeline and syscall faults cannot share a peer.
 pid_t tracer_of(pid_t pid);
 
-/// Starts `strace OPTIONS -p PID...` (its stderr to `stderr_to`) and returns it once it
-/// traces every one of `pids` still alive (their TracerPid), running `pump` meanwhile. If
-/// strace exits or does not attach within `deadline`, it is stopped and reaped and a
-/// StraceError says so with `complaints()` (what strace said, read once it is gone).
-/// `on_started` runs once strace holds its stderr open, before the wait (a FIFO's reader must
-/// not start earlier: with no writer yet it reads EOF). Shared by the syscall timeline and the
+/// Starts `strace OPTIONS -p PID...` (its stderr to `stderr_to`) and returns once it traces
+/// every one of `pids` still alive, running `pump` meanwhile. TracerPid alone does not show
+/// that: it is set at PTRACE_SEIZE, and until strace's PTRACE_INTERRUPT stops the tracee (to
+/// restart it with syscall tracing) what the tracee calls goes untraced; a starved strace kept
+/// that gap open for whole runs. strace says "Process N attached" once it has done both, so
+/// the wait is for that line of each pid in `messages(tail)` (the last `tail` bytes of what
+/// strace has said). If strace exits or does not attach within `deadline`, it is stopped and
+/// reaped and a StraceError says so, quoting strace. `on_started` runs once strace holds its
+/// stderr open, before the wait (a FIFO's reader must not start earlier: with no writer yet it
+/// reads EOF). `env` is added to strace's environment. Shared by the syscall timeline and the
 /// syscall faults.
 peers::Process attach_strace(const std::vector<std::string>& options,
                              const std::vector<pid_t>& pids, const std::filesystem::path& stderr_to,
-                             const std::function<std::string()>& complaints,
+                             const std::function<std::string(std::size_t tail)>& messages,
                              const std::function<void()>& pump, std::chrono::milliseconds deadline,
-                             const std::function<void()>& on_started = {});
+                             const std::function<void()>& on_started = {},
+                             const std::map<std::string, std::string>& env = {});
 
 class StraceTimeline {
  public:
@@ -121,6 +122,7 @@ class StraceTimeline {
     std::string stem = "strace";  // LOG = dir/stem.log, strace's own messages dir/stem.err
     std::string trace = kTimelineTrace;
     unsigned string_limit = kTimelineStringLimit;
+    std::map<std::string, std::string> strace_env = {};  // added to strace's (tests: LD_PRELOAD)
   };
 
   explicit StraceTimeline(Options options);
@@ -129,7 +131,7 @@ class StraceTimeline {
   ~StraceTimeline();  // stop()
 
   /// Attaches to every live process of group `pgid` (call once the peer is ready; -f follows
-  /// the children forked later) and returns once each of them shows strace as its TracerPid.
+  /// the children forked later) and returns once strace traces each of them (attach_strace).
   /// `pump` runs the run's io_context meanwhile (may be empty). Throws StraceError (strace
   /// missing, naming the apt package; empty group; not attached within `deadline`, with
   /// strace's messages).
@@ -161,7 +163,6 @@ class StraceTimeline {
                          std::chrono::system_clock::time_point system_origin) const;
 
  private:
-  void prove_tracing(const std::function<void()>& pump, std::chrono::milliseconds deadline);
   Options options_;
   std::optional<peers::Process> strace_;
   std::vector<pid_t> pids_;

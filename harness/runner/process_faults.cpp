@@ -175,13 +175,13 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   }
   std::string pid_list;
   for (const pid_t pid : pids) pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
-  const auto complaints = [this] {
+  // strace's output (trace and messages alike) reaches the log while we wait.
+  const auto said = [this](std::size_t tail) {
     drain_strace_pipe();
-    return peers::file_tail(strace_log_, 600);
+    return peers::file_tail(strace_log_, tail);
   };
   try {
-    // strace's output (trace and complaints alike) reaches the log while we wait.
-    strace_.emplace(observers::attach_strace(options, pids, fifo, complaints, pump, 5000ms,
+    strace_.emplace(observers::attach_strace(options, pids, fifo, said, pump, 5000ms,
                                              [this] { read_strace(); }));
   } catch (const observers::StraceError& e) {
     detach_strace();
