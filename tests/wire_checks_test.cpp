@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -202,4 +205,44 @@ TEST(Artifacts, ByDefaultOnlyFailuresKeepTheirEvidence) {
   EXPECT_EQ(none.scenarios[0].verdict, Verdict::fail);
   EXPECT_FALSE(fs::exists(root / "none"));
   fs::remove_all(root);
+}
+
+// The wire's packet stamps are on the system clock, the parties' events on the steady clock.
+// If the system clock moves during a run (a step, as a VM's clock sync makes), a failing check
+// over wire events says so and is ERROR, not the implementation's FAIL; a failing check of
+// the parties' own events is still FAIL; and a clock that kept pace changes nothing.
+TEST(ClockStep, AFailingWireCheckIsErrorWhenTheSystemClockMovedDuringTheRun) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the capture on lo needs root";
+  const auto stepping_clock = [] {
+    // +5 ms from the second pair on: the run's end reads a clock 5 ms ahead of its start.
+    auto reads = std::make_shared<int>(0);
+    return [reads] {
+      return std::chrono::system_clock::now() +
+             (++*reads > 3 ? std::chrono::milliseconds(5) : std::chrono::milliseconds(0));
+    };
+  };
+  const std::string wire_fails = "checks: [{that: wire.stdin_terminator, count: 2}]";
+  const std::string backend_fails = "checks: [{that: backend.stdin_terminator_received, count: 2}]";
+
+  runner::RunOptions stepped;
+  stepped.system_clock = stepping_clock();
+  const auto error = runner::run_scenario(load("stdin-terminator-once.yaml", wire_fails), stepped);
+  EXPECT_EQ(error.verdict, Verdict::error) << error.reason << "\n" << timeline_of(error);
+  EXPECT_NE(error.reason.find("cannot be judged: the system clock moved +"), std::string::npos)
+      << error.reason;
+  const auto step = std::find_if(error.events.begin(), error.events.end(),
+                                 [](const auto& e) { return e.name == "clock_stepped"; });
+  ASSERT_NE(step, error.events.end()) << timeline_of(error);
+  // 5 ms, give or take where in their reading windows the two pairs sit.
+  EXPECT_NEAR(static_cast<double>(step->value), 5000.0, 50.0);
+
+  stepped.system_clock = stepping_clock();
+  const auto own = runner::run_scenario(load("stdin-terminator-once.yaml", backend_fails), stepped);
+  EXPECT_EQ(own.verdict, Verdict::fail) << own.reason;
+
+  const auto steady = runner::run_scenario(load("stdin-terminator-once.yaml", wire_fails));
+  EXPECT_EQ(steady.verdict, Verdict::fail) << steady.reason;
+  EXPECT_EQ(steady.reason.find("system clock"), std::string::npos) << steady.reason;
+  EXPECT_TRUE(std::none_of(steady.events.begin(), steady.events.end(),
+                           [](const auto& e) { return e.name == "clock_stepped"; }));
 }

@@ -29,6 +29,14 @@ enum class Source {
   gateway_syscalls,  // only with observe: {syscalls: gateway}
 };
 
+/// Whether events of `source` carry the kernel's times, on the system clock (pcap's packet
+/// stamps, strace -ttt), mapped onto the run's steady clock after the run; every other event
+/// is stamped on the steady clock as it is published.
+constexpr bool on_system_clock(Source source) {
+  return source == Source::wire || source == Source::backend_syscalls ||
+         source == Source::gateway_syscalls;
+}
+
 /// "the embedded fake backend", "observe: {wire: true}", ...: what a Source needs, for people.
 std::string_view source_needs(Source source);
 

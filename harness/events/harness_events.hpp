@@ -78,6 +78,15 @@ inline constexpr EventDecl peer_escaped{
     "fork) were found by their custody mark and killed",
     "processes killed",
     "role kind"};
+inline constexpr EventDecl clock_stepped{
+    "harness",
+    "clock_stepped",
+    Source::harness,
+    "the system clock moved against the steady clock during a run that observes the wire or "
+    "syscalls (their times are the system clock's): checks joining them with the parties' "
+    "events cannot be judged, and a failing one is ERROR",
+    "microseconds moved",
+    "by how much, between the run's start and its end"};
 inline constexpr EventDecl internal_error{
     "harness",
     "internal_error",
@@ -90,7 +99,8 @@ inline const EventList& all() {
   static const EventList list = {&backend_ready,     &gateway_ready,       &syscalls_observed,
                                  &process_frozen,    &process_thawed,      &process_killed,
                                  &process_signalled, &syscall_fault_armed, &syscall_fault_injected,
-                                 &peer_stop_forced,  &peer_escaped,        &internal_error};
+                                 &peer_stop_forced,  &peer_escaped,        &clock_stepped,
+                                 &internal_error};
   return list;
 }
 

@@ -43,6 +43,56 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+/// The steady and the system clock read together: the wire's packet stamps and strace's times
+/// (system clock) are mapped onto the run's steady clock through such a pair. The best of three
+/// readings, the one whose system read sits in the narrowest steady window (a preemption
+/// between two reads would shift the pair).
+struct ClockPair {
+  Clock::time_point steady;
+  std::chrono::system_clock::time_point system;
+};
+ClockPair read_clock_pair(const std::function<std::chrono::system_clock::time_point()>& now) {
+  ClockPair best;
+  auto narrowest = Clock::duration::max();
+  for (int i = 0; i < 3; ++i) {
+    const auto before = Clock::now();
+    const auto system = now();
+    const auto after = Clock::now();
+    if (after - before < narrowest) {
+      narrowest = after - before;
+      best = {before + (after - before) / 2, system};
+    }
+  }
+  return best;
+}
+
+/// How far the system clock moved against the steady clock from `from` to `to` (a step, or a
+/// slew of one clock only): 0 when the two kept pace.
+std::chrono::microseconds clock_moved(const ClockPair& from, const ClockPair& to) {
+  return std::chrono::duration_cast<std::chrono::microseconds>((to.system - from.system) -
+                                                               (to.steady - from.steady));
+}
+
+/// More than this and the wire's and strace's times no longer order with the parties' events
+/// within a check's precision (a terminator and its receipt are about 0.4 ms apart on lo).
+constexpr std::chrono::microseconds kClockStepTolerance{100};
+
+std::string describe_clock_step(std::chrono::microseconds moved) {
+  return "the system clock moved " + std::string(moved.count() > 0 ? "+" : "") +
+         std::to_string(moved.count()) + " us against the steady clock during the run";
+}
+
+/// Whether a check orders or counts events stamped on the system clock (its `that`, `after`
+/// or `before` selector names one).
+bool joins_system_clock(const scenario::EventCheck& check) {
+  const auto system = [](const events::Selector& selector) {
+    const auto* decl = scenario::find_event(selector);
+    return decl && events::on_system_clock(decl->source);
+  };
+  return system(check.that) || (check.after && system(*check.after)) ||
+         (check.before && system(*check.before));
+}
+
 /// A private directory for the run's unix sockets, configs and logs, removed whatever happens.
 class RunDirectory {
  public:
@@ -142,7 +192,7 @@ class Run {
       : s_(s),
         options_(options),
         started_(started),
-        started_system_(std::chrono::system_clock::now()),
+        origin_(read_clock_pair(options.system_clock)),
         bus_(started),
         topology_(s, io_, bus_, dir_.path()),
         observers_(s, bus_, dir_.path()),
@@ -227,10 +277,7 @@ class Run {
     const auto now = Clock::now();
     for (const auto& c : s_.checks) {
       const auto* decl = scenario::find_event(c.that);
-      if (!decl || decl->source == events::Source::wire ||
-          decl->source == events::Source::backend_syscalls ||
-          decl->source == events::Source::gateway_syscalls)
-        continue;
+      if (!decl || events::on_system_clock(decl->source)) continue;
       const auto closes = open_until(c, bus_.log(), now);
       if (closes && (!latest || *closes > *latest)) latest = closes;
     }
@@ -294,7 +341,15 @@ class Run {
     // The wire's and the kernel's events join the bus before any check is judged; they are
     // interleaved with the parties' by time (a stable sort keeps each party's own order).
     log_ = bus_.log();
-    if (observers_.publish(topology_.gateway(), topology_.backend(), started_, started_system_)) {
+    const auto moved = clock_moved(origin_, read_clock_pair(options_.system_clock));
+    if (observers_.publish(topology_.gateway(), topology_.backend(), origin_.steady,
+                           origin_.system)) {
+      if (std::chrono::abs(moved) > kClockStepTolerance) {
+        clock_step_ = moved;
+        bus_.publish(events::harness_events::clock_stepped, 0, 0,
+                     static_cast<std::uint64_t>(std::chrono::abs(moved).count()),
+                     describe_clock_step(moved));
+      }
       log_ = bus_.log();
       std::stable_sort(log_.begin(), log_.end(),
                        [](const events::Event& a, const events::Event& b) { return a.at < b.at; });
@@ -307,6 +362,12 @@ class Run {
     for (const auto& r : result.requests) verdicts.emplace_back(r.verdict, r.reason);
     for (const auto& check : s_.checks) {
       auto v = judge_check(check, result.events);
+      if (clock_step_ && v.verdict != Verdict::pass && joins_system_clock(check)) {
+        v.verdict = Verdict::error;
+        v.reason = "cannot be judged: " + describe_clock_step(*clock_step_) + "; " +
+                   check.describe() + " orders wire or syscall events, on that clock (" + v.reason +
+                   ")";
+      }
       verdicts.emplace_back(v.verdict, v.reason);
     }
     result.verdict = Verdict::pass;
@@ -398,7 +459,8 @@ class Run {
   const scenario::Scenario& s_;
   const RunOptions& options_;
   Clock::time_point started_;
-  std::chrono::system_clock::time_point started_system_;  // the wire's packet times line up
+  ClockPair origin_;  // where the wire's and strace's times line up with the parties'
+  std::optional<std::chrono::microseconds> clock_step_;  // how far the system clock moved
   RunDirectory dir_;
   asio::io_context io_;
   events::Bus bus_;

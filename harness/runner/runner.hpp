@@ -2,7 +2,9 @@
 // scenario's deadline, tears everything down, and judges what was observed.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,10 @@ struct RunOptions {
   /// "backend" or "gateway" when that party is the implementation under test (certify): its
   /// failure to answer a readiness request is then a FAIL of it, not a setup ERROR.
   std::string under_test{};
+  /// The system clock, against which the wire's and strace's times are mapped; tests step it.
+  std::function<std::chrono::system_clock::time_point()> system_clock = [] {
+    return std::chrono::system_clock::now();
+  };
 };
 
 RunResult run_scenario(const scenario::Scenario& scenario, const RunOptions& options = {});
