@@ -375,6 +375,10 @@ BackendDef read_backend(const YAML::Node& node, const std::string& file) {
 
 /// Request bodies are deterministic pseudo-random bytes (every byte value occurs), so a
 /// gateway that mangles binary data is caught by the digest.
+/// The largest generated request body: the client holds it in memory (a response may be
+/// larger, the probe streams it).
+constexpr std::uint64_t kMaxRequestBody = 256ull * 1024 * 1024;
+
 std::string generated_body(std::uint64_t size) {
   std::string body(size, '\0');
   std::uint32_t x = 0x9E3779B9u;
@@ -485,8 +489,17 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
     MapReader br(b, file, "body");
     if (br.has("size") == br.has("text"))
       throw ScenarioError(br.mark(), "body: give exactly one of size or text");
-    req.spec.body = br.has("size") ? generated_body(as_size(br.get("size"), file, "body.size"))
-                                   : as_string(br.get("text"), file, "body.text");
+    if (br.has("size")) {
+      const auto size = as_size(br.get("size"), file, "body.size");
+      if (size > kMaxRequestBody)
+        throw ScenarioError(mark_of(br.get("size"), file),
+                            "body.size: " + br.get("size").Scalar() +
+                                " is above the maximum 256MiB (the client holds the body in "
+                                "memory)");
+      req.spec.body = generated_body(size);
+    } else {
+      req.spec.body = as_string(br.get("text"), file, "body.text");
+    }
     br.finish();
   }
   read_client_behaviour(r, req.spec);
