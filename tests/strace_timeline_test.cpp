@@ -19,6 +19,7 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -402,10 +403,11 @@ TEST(StraceTimeline, TracesEveryCallAfterAttachReturnsEvenWhenStraceSeizesSlowly
     }
   });
   TempDir dir;
-  StraceTimeline timeline({.dir = dir.path,
-                           .stem = "writer",
-                           .trace = "write",
-                           .strace_env = {{"LD_PRELOAD", FH_SLOW_SEIZE_SHIM}}});
+  StraceTimeline timeline(
+      {.dir = dir.path,
+       .stem = "writer",
+       .trace = "write",
+       .strace_env = {{"LD_PRELOAD", FH_SLOW_SEIZE_SHIM}, {"FH_SLEEP_AFTER_SEIZE_MS", "200"}}});
   ASSERT_NO_THROW(timeline.attach_processes({writer}, {}));
   const std::uint64_t at_return = count->load();
   std::this_thread::sleep_for(50ms);
@@ -420,6 +422,49 @@ TEST(StraceTimeline, TracesEveryCallAfterAttachReturnsEvenWhenStraceSeizesSlowly
       << "the count was " << at_return << " when attach returned, but strace's first write is "
       << *first << ": the calls in between went untraced";
   ::munmap(count, sizeof(std::atomic<std::uint64_t>));
+}
+
+// A group whose leader forks while strace is still attaching (php-fpm forks its children
+// right after opening its socket): the child is in no list, and its parent, not yet traced,
+// is followed by nobody. attach() lists the group again and starts over until every member
+// is traced; the shim holds strace 300 ms before each seize while the leader forks at 100 ms.
+TEST(StraceTimeline, AChildForkedWhileStraceAttachesIsTracedToo) {
+  const auto missing = fh::observers::strace_missing_reason();
+  ASSERT_FALSE(missing) << *missing;
+  Children children;
+  const pid_t leader = children.fork_running([] {
+    ::setpgid(0, 0);
+    const auto write_forever = [] {
+      const int fd = ::open("/dev/null", O_WRONLY);
+      for (;;) {
+        [[maybe_unused]] const auto written = ::write(fd, "x", 1);
+        ::usleep(1000);
+      }
+    };
+    ::usleep(100 * 1000);
+    if (::fork() == 0) write_forever();
+    write_forever();
+  });
+  ::setpgid(leader, leader);  // either of the two calls wins; both ask the same
+  TempDir dir;
+  StraceTimeline timeline(
+      {.dir = dir.path,
+       .stem = "group",
+       .trace = "write",
+       .strace_env = {{"LD_PRELOAD", FH_SLOW_SEIZE_SHIM}, {"FH_SLEEP_BEFORE_SEIZE_MS", "300"}}});
+  ASSERT_NO_THROW(timeline.attach(leader, {}));
+  const auto members = peers::group_members(leader);
+  ASSERT_EQ(members.size(), 2u) << "the leader and the child it forked";
+  for (const pid_t pid : members)
+    EXPECT_EQ(fh::observers::tracer_of(pid), timeline.tracer_pid()) << "pid " << pid;
+  std::this_thread::sleep_for(50ms);
+  timeline.stop();
+  std::set<pid_t> writers;
+  for (const auto& r : timeline.records())
+    if (r.name == "write") writers.insert(r.pid);
+  EXPECT_EQ(writers, std::set<pid_t>(members.begin(), members.end()))
+      << peers::file_tail(timeline.log_path(), 2000);
+  for (const pid_t pid : members) ::kill(pid, SIGKILL);  // the child is not the test's own
 }
 
 TEST(StraceTimeline, SeesNginxTalkToItsFastcgiBackend) {

@@ -379,6 +379,13 @@ std::optional<std::string> strace_missing_reason() {
   return "strace not found in PATH: apt-get install strace";
 }
 
+std::vector<pid_t> untraced_members(pid_t pgid, pid_t tracer) {
+  std::vector<pid_t> untraced;
+  for (const pid_t pid : peers::group_members(pgid))
+    if (tracer_of(pid) != tracer && ::kill(pid, 0) == 0) untraced.push_back(pid);
+  return untraced;
+}
+
 pid_t tracer_of(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);)
@@ -419,8 +426,8 @@ std::string pid_list(const std::vector<pid_t>& pids) {
 
 peers::Process attach_strace(const std::vector<std::string>& options,
                              const std::vector<pid_t>& pids, const fs::path& stderr_to,
-                             const std::function<std::string(std::size_t tail)>& messages,
-                             const std::function<void()>& pump, std::chrono::milliseconds deadline,
+                             const StraceSaid& said, const std::function<void()>& pump,
+                             std::chrono::milliseconds deadline,
                              const std::function<void()>& on_started,
                              const std::map<std::string, std::string>& env) {
   peers::ProcessSpec spec;
@@ -442,8 +449,8 @@ peers::Process attach_strace(const std::vector<std::string>& options,
   std::vector<pid_t> left = pids;
   const bool attached = peers::wait_until(
       [&] {
-        if (!strace->running()) return true;               // failed: reported below
-        left = not_yet_attached(left, messages(1 << 16));  // once said, said
+        if (!strace->running()) return true;         // failed: reported below
+        left = not_yet_attached(left, said.live());  // once said, said
         return left.empty();
       },
       deadline, pump);
@@ -451,7 +458,7 @@ peers::Process attach_strace(const std::vector<std::string>& options,
     if (strace->valid()) strace->stop(2000ms, SIGINT);
     throw StraceError("strace did not attach to pid" + std::string(left.size() > 1 ? "s " : " ") +
                       pid_list(left.empty() ? pids : left) + " within " +
-                      std::to_string(deadline.count()) + " ms: " + messages(600));
+                      std::to_string(deadline.count()) + " ms: " + said.complaints());
   }
   return std::move(*strace);
 }
@@ -469,9 +476,18 @@ fs::path StraceTimeline::log_path() const {
 void StraceTimeline::attach(pid_t pgid, const std::function<void()>& pump,
                             std::chrono::milliseconds deadline) {
   if (auto missing = strace_missing_reason()) throw StraceError(*missing);
-  const auto pids = peers::group_members(pgid);
-  if (pids.empty()) throw StraceError("process group " + std::to_string(pgid) + " is empty");
-  attach_processes(pids, pump, deadline);
+  // Again, with everything, while the group forked children nobody traces (at most 3 times).
+  for (int attempt = 1;; ++attempt) {
+    const auto pids = peers::group_members(pgid);
+    if (pids.empty()) throw StraceError("process group " + std::to_string(pgid) + " is empty");
+    attach_processes(pids, pump, deadline);
+    const auto missed = untraced_members(pgid, tracer_);
+    if (missed.empty()) return;
+    stop();
+    if (attempt == 3)
+      throw StraceError("process group " + std::to_string(pgid) + " kept forking while strace " +
+                        "attached: " + pid_list(missed) + " untraced after 3 attempts");
+  }
 }
 
 void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,
@@ -487,9 +503,9 @@ void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,
   auto options = strace_timeline_args(options_.trace, options_.string_limit);
   options.push_back("-o");
   options.push_back(log_path().string());
-  strace_.emplace(attach_strace(
-      options, pids_, errors, [&](std::size_t tail) { return peers::file_tail(errors, tail); },
-      pump, deadline, {}, options_.strace_env));
+  const auto said = [&] { return peers::file_tail(errors, 1 << 16); };
+  strace_.emplace(
+      attach_strace(options, pids_, errors, {said, said}, pump, deadline, {}, options_.strace_env));
   tracer_ = strace_->pid();
 }
 

@@ -93,25 +93,37 @@ class StraceError : public std::runtime_error {
 
 /// "strace not found in PATH ...: apt-get install strace", or nullopt when it is installed.
 std::optional<std::string> strace_missing_reason();
+/// The members of process group `pgid` that `tracer` does not trace. strace -f follows the
+/// forks of a process it traces; a child forked while strace was still attaching, before it
+/// traced the parent, is in no list and followed by nobody (php-fpm forks its children right
+/// after opening its socket, while the harness may already be attaching).
+std::vector<pid_t> untraced_members(pid_t pgid, pid_t tracer);
 /// The pid tracing `pid` (TracerPid in /proc/PID/status), 0 when none or gone. A process has
 /// at most one tracer, which is why the timeline and syscall faults cannot share a peer.
 pid_t tracer_of(pid_t pid);
+
+/// What strace has said so far, for attach_strace: `live` the last 64 KiB of it, read while
+/// `pump` runs (it must not take bytes the loop's own readers are owed), and `complaints` all
+/// that is left to read once strace is gone, for the error.
+struct StraceSaid {
+  std::function<std::string()> live;
+  std::function<std::string()> complaints;
+};
 
 /// Starts `strace OPTIONS -p PID...` (its stderr to `stderr_to`) and returns once it traces
 /// every one of `pids` still alive, running `pump` meanwhile. TracerPid alone does not show
 /// that: it is set at PTRACE_SEIZE, and until strace's PTRACE_INTERRUPT stops the tracee (to
 /// restart it with syscall tracing) what the tracee calls goes untraced; a starved strace kept
 /// that gap open for whole runs. strace says "Process N attached" once it has done both, so
-/// the wait is for that line of each pid in `messages(tail)` (the last `tail` bytes of what
-/// strace has said). If strace exits or does not attach within `deadline`, it is stopped and
-/// reaped and a StraceError says so, quoting strace. `on_started` runs once strace holds its
-/// stderr open, before the wait (a FIFO's reader must not start earlier: with no writer yet it
-/// reads EOF). `env` is added to strace's environment. Shared by the syscall timeline and the
-/// syscall faults.
+/// the wait is for that line of each pid in `said.live()`. If strace exits or does not attach
+/// within `deadline`, it is stopped and reaped and a StraceError says so, quoting strace.
+/// `on_started` runs once strace holds its stderr open, before the wait (a FIFO's reader must
+/// not start earlier: with no writer yet it reads EOF). `env` is added to strace's
+/// environment. Shared by the syscall timeline and the syscall faults.
 peers::Process attach_strace(const std::vector<std::string>& options,
                              const std::vector<pid_t>& pids, const std::filesystem::path& stderr_to,
-                             const std::function<std::string(std::size_t tail)>& messages,
-                             const std::function<void()>& pump, std::chrono::milliseconds deadline,
+                             const StraceSaid& said, const std::function<void()>& pump,
+                             std::chrono::milliseconds deadline,
                              const std::function<void()>& on_started = {},
                              const std::map<std::string, std::string>& env = {});
 

@@ -147,9 +147,32 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   auto* process = peer_.process();
   if (!process || !process->valid())
     throw std::runtime_error(config_.role + " " + config_.kind + ": no process to trace");
-  const auto pids = peers::group_members(process->pgid());
-  if (pids.empty())
-    throw std::runtime_error(config_.role + " " + config_.kind + ": its process group is empty");
+  // Again, with everything, while the group forked children nobody traces (at most 3 times).
+  for (int attempt = 1;; ++attempt) {
+    const auto pids = peers::group_members(process->pgid());
+    if (pids.empty())
+      throw std::runtime_error(config_.role + " " + config_.kind + ": its process group is empty");
+    start_strace(pids, pump);
+    const auto missed = observers::untraced_members(process->pgid(), strace_->pid());
+    if (missed.empty()) break;
+    detach_strace();
+    if (attempt == 3)
+      throw std::runtime_error(config_.role + " " + config_.kind +
+                               " kept forking while strace attached: " +
+                               std::to_string(missed.size()) + " untraced after 3 attempts");
+  }
+  std::string pid_list, expressions;
+  for (const pid_t pid : peers::group_members(process->pgid()))
+    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
+  for (const auto& f : config_.syscall_faults)
+    expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
+  bus_.publish(harness_events::syscall_fault_armed, 0, 0,
+               static_cast<std::uint64_t>(strace_->pid()),
+               config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
+                   " (log " + strace_log_.filename().string() + ")");
+}
+
+void PeerFaults::start_strace(const std::vector<pid_t>& pids, const std::function<void()>& pump) {
   const std::string stem = config_.role + "-" + config_.kind + "-strace";
   strace_log_ = config_.run_dir / (stem + ".log");
   std::ofstream(strace_log_, std::ios::trunc);  // exists even if strace prints nothing
@@ -173,13 +196,13 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
     options.push_back("inject=" + f.inject_expression());
     expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
   }
-  std::string pid_list;
-  for (const pid_t pid : pids) pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
-  // strace's output (trace and messages alike) reaches the log while we wait.
-  const auto said = [this](std::size_t tail) {
-    drain_strace_pipe();
-    return peers::file_tail(strace_log_, tail);
-  };
+  // strace's output (trace and messages alike) reaches the log through the loop's reader
+  // while the wait pumps it; once strace is gone, the rest of the pipe is drained for the error.
+  const observers::StraceSaid said{[this] { return peers::file_tail(strace_log_, 1 << 16); },
+                                   [this] {
+                                     drain_strace_pipe();
+                                     return peers::file_tail(strace_log_, 600);
+                                   }};
   try {
     strace_.emplace(observers::attach_strace(options, pids, fifo, said, pump, 5000ms,
                                              [this] { read_strace(); }));
@@ -188,10 +211,6 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
     throw std::runtime_error(config_.role + " " + config_.kind + " with " + expressions + ": " +
                              e.what());
   }
-  const pid_t tracer = strace_->pid();
-  bus_.publish(harness_events::syscall_fault_armed, 0, 0, static_cast<std::uint64_t>(tracer),
-               config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
-                   " (log " + strace_log_.filename().string() + ")");
 }
 
 void PeerFaults::read_strace() {
@@ -236,10 +255,12 @@ void PeerFaults::strace_output(std::string_view data) {
 
 void PeerFaults::drain_strace_pipe() {
   if (!strace_pipe_) return;
-  // What strace wrote since the loop last ran (the pipe is at EOF once strace is gone).
+  // What strace wrote since the loop last ran (the pipe is at EOF once strace is gone). Not
+  // into strace_buffer_: a read the loop completed there may still await its handler.
   const int fd = strace_pipe_->native_handle();
-  for (ssize_t n; (n = ::read(fd, strace_buffer_.data(), strace_buffer_.size())) > 0;)
-    strace_output(std::string_view(strace_buffer_.data(), static_cast<std::size_t>(n)));
+  std::array<char, 4096> buffer;
+  for (ssize_t n; (n = ::read(fd, buffer.data(), buffer.size())) > 0;)
+    strace_output(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
 }
 
 void PeerFaults::detach_strace() {

@@ -73,7 +73,8 @@ class PeerFaults {
   void thaw(const std::string& why);
   void after(std::uint32_t ms, std::function<void()> action);
   void publish(const events::EventDecl& event, int signal, const std::string& why);
-  void attach_strace(const std::function<void()>& pump);
+  void attach_strace(const std::function<void()>& pump);  // the group, whole (retries)
+  void start_strace(const std::vector<pid_t>& pids, const std::function<void()>& pump);
   void detach_strace();
   void read_strace();                         // keeps one read pending on strace's pipe
   void drain_strace_pipe();                   // what strace wrote and the loop has not read
