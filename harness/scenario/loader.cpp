@@ -83,7 +83,8 @@ Expectation read_expectation(const YAML::Node& node, const std::string& file) {
   if (r.has("body_bytes")) e.body_bytes = as_size(r.get("body_bytes"), file, "body_bytes");
   if (r.has("body_sha256")) {
     auto sha = as_string(r.get("body_sha256"), file, "body_sha256");
-    if (!std::regex_match(sha, std::regex("[0-9a-f]{64}")))
+    static const std::regex kSha256("[0-9a-f]{64}");  // compiled once
+    if (!std::regex_match(sha, kSha256))
       bad_value(r.get("body_sha256"), file, "body_sha256", "64 lower-case hex digits");
     e.body_sha256 = sha;
   }
@@ -422,7 +423,8 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
       r.has("name") ? as_string(r.get("name"), file, "name") : "r" + std::to_string(index + 1);
   if (r.has("method")) {
     req.spec.method = as_string(r.get("method"), file, "method");
-    if (!std::regex_match(req.spec.method, std::regex("[A-Z]+")))
+    static const std::regex kMethod("[A-Z]+");
+    if (!std::regex_match(req.spec.method, kMethod))
       bad_value(r.get("method"), file, "method", "an upper-case HTTP method");
   }
   std::string path = "/probe";
@@ -478,7 +480,8 @@ RequestDef read_request(const YAML::Node& node, const std::string& file, std::si
     MapReader hr(h, file, "headers");
     for (auto it = h.begin(); it != h.end(); ++it) {
       auto name = as_string(it->first, file, "header name");
-      if (!std::regex_match(name, std::regex("[A-Za-z0-9!#$%&'*+.^_`|~-]+")))
+      static const std::regex kToken("[A-Za-z0-9!#$%&'*+.^_`|~-]+");  // RFC 9110 token
+      if (!std::regex_match(name, kToken))
         bad_value(it->first, file, "header name", "an HTTP token");
       req.spec.headers.emplace_back(name, as_string(hr.get(name), file, "header " + name));
     }
@@ -531,7 +534,8 @@ Scenario read_scenario(YAML::Node root, const std::string& file) {
   s.id = std::filesystem::path(file).stem().string();
   if (r.has("id")) {
     s.id = as_string(r.get("id"), file, "id");
-    if (!std::regex_match(s.id, std::regex("[A-Za-z0-9._/-]+")))
+    static const std::regex kId("[A-Za-z0-9._/-]+");
+    if (!std::regex_match(s.id, kId))
       bad_value(r.get("id"), file, "id", "letters, digits, '.', '_', '/' or '-'");
   }
   s.title = as_string(r.require("title"), file, "title");
@@ -740,7 +744,8 @@ std::vector<VariantEntry> variants_of(const YAML::Node& root, const std::string&
     bad_value(declared, file, "variants", "a mapping of variant name to {about, set}");
   for (auto it = declared.begin(); it != declared.end(); ++it) {
     const auto name = as_string(it->first, file, "variant name");
-    if (!std::regex_match(name, std::regex("[A-Za-z0-9_-]+")))
+    static const std::regex kName("[A-Za-z0-9_-]+");
+    if (!std::regex_match(name, kName))
       bad_value(it->first, file, "variant name", "letters, digits, '_' or '-'");
     variants.push_back({name, {}});
   }
