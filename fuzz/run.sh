@@ -2,8 +2,9 @@
 # Runs the libFuzzer targets (fuzz/*.cpp) from their seed corpora.
 #
 #   fuzz/run.sh smoke [SECONDS]   each target SECONDS (default 20) of wall time: CI, every push
-#   fuzz/run.sh long [RUNS]       each target RUNS executions (default 10000000): the README's
-#                                 figures come from this
+#   fuzz/run.sh long [RUNS]       each target RUNS executions (default 10000000), each run
+#                                 added to fuzz/long-runs.tsv (the README's figures)
+#   fuzz/run.sh totals            the executions in fuzz/long-runs.tsv, summed per target
 #   fuzz/run.sh build             only configure and build (cmake --preset fuzz)
 #
 # Targets: FH_FUZZ_TARGETS="wire http_response" fuzz/run.sh smoke 5 runs only those.
@@ -19,12 +20,22 @@ case "$mode" in
   smoke) budget=(-max_total_time="${2:-20}") ;;
   long) budget=(-runs="${2:-10000000}") ;;
   build) ;;
+  totals)
+    # Runs of one target share its found corpus (build-fuzz/found/), so their counts add up.
+    echo "| target | executions | seconds | runs | crashes |"
+    echo "|---|---:|---:|---:|---|"
+    awk -F'\t' '/^#/ || $1 == "date" { next }
+      { runs[$3] += $4; secs[$3] += $5; n[$3]++; if ($6 != "0 crashes") bad[$3]++ }
+      END { for (t in runs) printf "| %s | %d | %d | %d | %s |\n", t, runs[t], secs[t], n[t],
+                                   bad[t] ? bad[t] " runs crashed" : "0" }' fuzz/long-runs.tsv | sort
+    exit 0
+    ;;
   -h | --help)
     sed -n '2,14p' "$0"
     exit 0
     ;;
   *)
-    echo "usage: fuzz/run.sh smoke [SECONDS] | long [RUNS] | build" >&2
+    echo "usage: fuzz/run.sh smoke [SECONDS] | long [RUNS] | totals | build" >&2
     exit 2
     ;;
 esac
@@ -64,6 +75,10 @@ for target in $targets; do
   fi
   printf '| %s | %s | %.0f | %.0f | %s -> %s | %s |\n' "$target" "$runs" "$seconds" \
     "$(awk -v r="$runs" -v s="$seconds" 'BEGIN { print r / s }')" "$seeds" "$((seeds + now))" "$result"
+  if [[ "$mode" == long ]]; then
+    printf '%s\t%s\t%s\t%s\t%.0f\t%s\n' "$(date -u +%F)" "$(git rev-parse --short HEAD)" \
+      "$target" "$runs" "$seconds" "$result" >>fuzz/long-runs.tsv
+  fi
 done
 if [[ $failed -ne 0 ]]; then
   echo "a fuzz target failed: its log is build-fuzz/found/<target>.log, the input in build-fuzz/crashes/" >&2
