@@ -3,17 +3,30 @@
 # need the programs ci/install-peers.sh installs), then every scenario, real peers included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's time on stderr ("ci: <step> took N s"), and the lot at the end: the 30-minute
+# budget is spent where these say.
+step_started=$SECONDS
+took() {
+  echo "ci: $1 took $((SECONDS - step_started)) s (total $SECONDS s)" >&2
+  step_started=$SECONDS
+}
+trap 'took "the last step (exit $?)"' EXIT
 ci/install-deps.sh
 ci/install-peers.sh
+took "installing"
 ci/build.sh
+took "the release build"
 ctest --preset release -j "$(nproc)"
+took "ctest"
 # Every scenario except the real-world races, whose verdict varies from run to run by nature.
 build/fcgi-harness run scenarios/basic scenarios/streaming scenarios/faults scenarios/field \
   scenarios/wire scenarios/real/*.yaml --junit build/scenarios-junit.xml --json build/scenarios.json \
   --markdown build/scenarios-summary.md --html build/report/scenarios.html
+took "the scenario suite"
 # The races are measured (counts and a failure-rate interval), visibly, without gating CI.
 build/fcgi-harness run scenarios/real/races --repeat 5 --json build/races.json ||
   echo "scenarios/real/races: measured above (a FAIL there is the real race, not a CI failure)"
+took "the races"
 # Certification. The fakes, certified as third-party programs through `serve`, pass every
 # check (gating). A few real peers are certified visibly: their FAILs are the findings written
 # up in docs/certification-results.md (the full run of every peer: ci/certify-all.sh).
@@ -32,6 +45,7 @@ for peer in "backend --adapter go --transport both" "backend --adapter php-fpm" 
     --artifacts "build/certify-evidence/${peer// /_}" ||
     echo "certify $peer: findings above (docs/certification-results.md), not a CI failure"
 done
+took "certification"
 # Reports people read: the certifications above as one HTML matrix, and the browser test
 # (headless Chromium: no console error, no network, one cell per implementation and check, a
 # click draws the swimlane) over it, the scenarios' report, the committed sample and one FAIL
@@ -42,7 +56,10 @@ fail_timeline=$(find fcgi-harness-artifacts -name timeline.html -print -quit)
 /usr/bin/python3 tests/report_browser_test.py build/report/certification.html \
   build/report/scenarios.html reports/samples/report.html ${fail_timeline:+"$fail_timeline"} \
   --screenshots build/report/screenshots
+took "the reports and their browser test"
 # Sanitizers and fuzzing, last (CPU-heavy; the timing-sensitive steps above ran on a quiet
 # machine): the unit tests and the fake folders under ASan + UBSan (clang), and each libFuzzer
 # target for a few seconds from its seed corpus.
 ci/sanitizers.sh
+took "the sanitizer leg and the fuzz smoke"
+trap - EXIT
