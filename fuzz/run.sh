@@ -7,7 +7,8 @@
 #   fuzz/run.sh totals            the executions in fuzz/long-runs.tsv, summed per target
 #   fuzz/run.sh build             only configure and build (cmake --preset fuzz)
 #
-# Targets: FH_FUZZ_TARGETS="wire http_response" fuzz/run.sh smoke 5 runs only those.
+# Targets: FH_FUZZ_TARGETS="wire http_response" fuzz/run.sh smoke 5 runs only those;
+# FH_FUZZ_MAX_SECONDS=N caps each long run at N s too.
 # The corpora in fuzz/corpus/ are read, never written: what a run finds goes to
 # build-fuzz/found/<target>/ and a crashing input to build-fuzz/crashes/<target>/ (add it to
 # the corpus with a regression test when you fix it). Prints one Markdown row per target and
@@ -18,7 +19,12 @@ cd "$(dirname "$0")/.."
 mode=${1:-smoke}
 case "$mode" in
   smoke) budget=(-max_total_time="${2:-20}") ;;
-  long) budget=(-runs="${2:-10000000}") ;;
+  long)
+    budget=(-runs="${2:-10000000}")
+    # FH_FUZZ_MAX_SECONDS=N also ends each target after N s: a run that fits the time there is
+    # (libFuzzer then stops cleanly; an interrupted run would be reported as a crash).
+    [[ -n "${FH_FUZZ_MAX_SECONDS:-}" ]] && budget+=(-max_total_time="$FH_FUZZ_MAX_SECONDS")
+    ;;
   build) ;;
   totals)
     # Runs of one target share its found corpus (build-fuzz/found/), so their counts add up.
@@ -31,7 +37,7 @@ case "$mode" in
     exit 0
     ;;
   -h | --help)
-    sed -n '2,14p' "$0"
+    sed -n '2,15p' "$0"
     exit 0
     ;;
   *)

@@ -213,14 +213,16 @@ void PeerFaults::start_strace(const std::vector<pid_t>& pids, const std::functio
   }
 }
 
+// A wait for readability, then our own reads: bytes never sit in a completed read whose
+// handler has not run, where the detach's drain could not reach them (a soak run lost a
+// DELAYED line that way, read by the loop just before the run ended).
 void PeerFaults::read_strace() {
-  strace_pipe_->async_read_some(
-      boost::asio::buffer(strace_buffer_),
-      [this, armed = armed_](boost::system::error_code ec, std::size_t n) {
-        if (ec || !*armed) return;  // EOF (strace exited), or disarmed: detach drains the rest
-        strace_output(std::string_view(strace_buffer_.data(), n));
-        read_strace();
-      });
+  strace_pipe_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [this, armed = armed_](boost::system::error_code ec) {
+                             // Disarmed: the detach drained the pipe itself.
+                             if (ec || !*armed) return;
+                             if (drain_strace_pipe()) read_strace();  // until strace's EOF
+                           });
 }
 
 void PeerFaults::strace_output(std::string_view data) {
@@ -253,14 +255,22 @@ void PeerFaults::strace_output(std::string_view data) {
   }
 }
 
-void PeerFaults::drain_strace_pipe() {
-  if (!strace_pipe_) return;
-  // What strace wrote since the loop last ran (the pipe is at EOF once strace is gone). Not
-  // into strace_buffer_: a read the loop completed there may still await its handler.
+bool PeerFaults::drain_strace_pipe() {
+  if (!strace_pipe_) return false;
+  // What strace wrote and nobody has read yet (non-blocking: up to EAGAIN, or EOF once strace
+  // is gone).
   const int fd = strace_pipe_->native_handle();
   std::array<char, 4096> buffer;
-  for (ssize_t n; (n = ::read(fd, buffer.data(), buffer.size())) > 0;)
-    strace_output(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n > 0) {
+      strace_output(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // false: EOF or an error
+    }
+  }
 }
 
 void PeerFaults::detach_strace() {

@@ -76,8 +76,8 @@ class PeerFaults {
   void attach_strace(const std::function<void()>& pump);  // the group, whole (retries)
   void start_strace(const std::vector<pid_t>& pids, const std::function<void()>& pump);
   void detach_strace();
-  void read_strace();                         // keeps one read pending on strace's pipe
-  void drain_strace_pipe();                   // what strace wrote and the loop has not read
+  void read_strace();        // keeps one wait for readability pending on strace's pipe
+  bool drain_strace_pipe();  // reads what strace wrote; false at its EOF
   void strace_output(std::string_view data);  // appends to the log, publishes each injection
 
   boost::asio::io_context& io_;
@@ -93,7 +93,6 @@ class PeerFaults {
   // strace writes into a FIFO read on the run's loop, so each injection is published when it
   // happens (and can trigger a process fault); the log file keeps everything.
   std::optional<boost::asio::posix::stream_descriptor> strace_pipe_;
-  std::array<char, 4096> strace_buffer_{};
   std::string strace_line_;
   bool disarmed_ = false;
 };
