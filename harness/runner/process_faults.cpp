@@ -161,11 +161,10 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
                                " kept forking while strace attached: " +
                                std::to_string(missed.size()) + " untraced after 3 attempts");
   }
-  std::string pid_list, expressions;
+  std::string pid_list;
   for (const pid_t pid : peers::group_members(process->pgid()))
     pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
-  for (const auto& f : config_.syscall_faults)
-    expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
+  const std::string expressions = inject_expressions();
   bus_.publish(harness_events::syscall_fault_armed, 0, 0,
                static_cast<std::uint64_t>(strace_->pid()),
                config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
@@ -190,11 +189,9 @@ void PeerFaults::start_strace(const std::vector<pid_t>& pids, const std::functio
   std::vector<std::string> options = {"-f", "-ttt", "-e", "trace=" + traced};
   if (config_.timeline)
     options = observers::strace_timeline_args(traced, observers::kTimelineStringLimit);
-  std::string expressions;
   for (const auto& f : config_.syscall_faults) {
     options.push_back("-e");
     options.push_back("inject=" + f.inject_expression());
-    expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
   }
   // strace's output (trace and messages alike) reaches the log through the loop's reader
   // while the wait pumps it; once strace is gone, the rest of the pipe is drained for the error.
@@ -208,9 +205,16 @@ void PeerFaults::start_strace(const std::vector<pid_t>& pids, const std::functio
                                              [this] { read_strace(); }));
   } catch (const observers::StraceError& e) {
     detach_strace();
-    throw std::runtime_error(config_.role + " " + config_.kind + " with " + expressions + ": " +
-                             e.what());
+    throw std::runtime_error(config_.role + " " + config_.kind + " with " + inject_expressions() +
+                             ": " + e.what());
   }
+}
+
+std::string PeerFaults::inject_expressions() const {
+  std::string expressions;
+  for (const auto& f : config_.syscall_faults)
+    expressions += (expressions.empty() ? "" : " ") + f.inject_expression();
+  return expressions;
 }
 
 // A wait for readability, then our own reads: bytes never sit in a completed read whose

@@ -75,6 +75,7 @@ class PeerFaults {
   void publish(const events::EventDecl& event, int signal, const std::string& why);
   void attach_strace(const std::function<void()>& pump);  // the group, whole (retries)
   void start_strace(const std::vector<pid_t>& pids, const std::function<void()>& pump);
+  std::string inject_expressions() const;  // "close:delay_enter=200ms ...", for people
   void detach_strace();
   void read_strace();        // keeps one wait for readability pending on strace's pipe
   bool drain_strace_pipe();  // reads what strace wrote; false at its EOF
