@@ -87,6 +87,15 @@ inline constexpr EventDecl clock_stepped{
     "events cannot be judged, and a failing one is ERROR",
     "microseconds moved",
     "by how much, between the run's start and its end"};
+inline constexpr EventDecl loop_starved{
+    "harness",
+    "loop_starved",
+    Source::harness,
+    "the machine was short of CPU during the run: the harness's loop waited for one longer "
+    "than runner::kStarvationTolerance at once, so timers ran late (the harness's and the "
+    "programs'); a request or check whose verdict its timing bounds decided is ERROR",
+    "milliseconds waited at once",
+    "how long, and what it means"};
 inline constexpr EventDecl internal_error{
     "harness",
     "internal_error",
@@ -100,7 +109,7 @@ inline const EventList& all() {
                                  &process_frozen,    &process_thawed,      &process_killed,
                                  &process_signalled, &syscall_fault_armed, &syscall_fault_injected,
                                  &peer_stop_forced,  &peer_escaped,        &clock_stepped,
-                                 &internal_error};
+                                 &loop_starved,      &internal_error};
   return list;
 }
 

@@ -28,6 +28,7 @@
 #include "runner/interrupt.hpp"
 #include "runner/load.hpp"
 #include "runner/run_observers.hpp"
+#include "runner/starvation.hpp"
 #include "runner/timeline.hpp"
 #include "runner/topology.hpp"
 #include "scenario/vocabulary.hpp"
@@ -253,6 +254,7 @@ class Run {
       asio::co_spawn(io_, client_.in_turn(),
                      asio::bind_cancellation_slot(cancel_[0].slot(), on_done));
     }
+    starvation_.start();
     const auto deadline = Clock::now() + std::chrono::milliseconds(s_.deadline_ms);
     // Short slices so a Ctrl-C is noticed within 50 ms even while nothing happens.
     while (client_.remaining > 0 && !harness_failure_ && !io_.stopped() && !interrupted() &&
@@ -267,6 +269,7 @@ class Run {
       if (!until) break;
       run_one(std::min({deadline, *until, Clock::now() + std::chrono::milliseconds(50)}));
     }
+    starvation_.stop();
   }
 
   /// When the first undecided timing check is decided at the latest; nullopt when none is
@@ -315,6 +318,11 @@ class Run {
 
   RunResult judge(const Snapshot& snapshot) {
     RunResult result;
+    if (starvation_.worst() > kStarvationTolerance) {
+      starved_ = starvation_.worst();
+      bus_.publish(events::harness_events::loop_starved, 0, 0,
+                   static_cast<std::uint64_t>(starved_->count()), describe_starvation(*starved_));
+    }
     for (std::size_t i = 0; i < s_.requests.size(); ++i) {
       RequestResult r;
       r.name = s_.requests[i].name;
@@ -328,12 +336,18 @@ class Run {
         r.hung = false;
         r.load = load;
         auto v = judge_load(s_.requests[i], load);
+        if (starved_ && judge_load(without_timing(s_.requests[i]), load).verdict != v.verdict)
+          v = {Verdict::error, timing_unjudgeable("request " + r.name, v.reason)};
         r.verdict = v.verdict;
         r.reason = v.reason;
         result.requests.push_back(std::move(r));
         continue;
       }
       auto v = runner::judge(s_.requests[i], r.exchange, r.hung, s_.deadline_ms);
+      if (starved_ &&
+          runner::judge(without_timing(s_.requests[i]), r.exchange, r.hung, s_.deadline_ms)
+                  .verdict != v.verdict)
+        v = {Verdict::error, timing_unjudgeable("request " + r.name, v.reason)};
       r.verdict = v.verdict;
       r.reason = v.reason;
       result.requests.push_back(std::move(r));
@@ -368,6 +382,9 @@ class Run {
                    check.describe() + " orders wire or syscall events, on that clock (" + v.reason +
                    ")";
       }
+      if (starved_ && v.verdict != Verdict::error &&
+          judge_check(without_timing(check), result.events).verdict != v.verdict)
+        v = {Verdict::error, timing_unjudgeable("check " + check.describe(), v.reason)};
       verdicts.emplace_back(v.verdict, v.reason);
     }
     result.verdict = Verdict::pass;
@@ -395,6 +412,13 @@ class Run {
           "harness defect: the fakes did not shut down within 2 s after the run\n" + result.reason;
     }
     return result;
+  }
+
+  /// The reason of a request or check whose verdict its timing bounds decided, in a run whose
+  /// loop was starved (see starvation.hpp).
+  std::string timing_unjudgeable(const std::string& what, const std::string& reason) const {
+    return "cannot be judged: " + describe_starvation(*starved_) + "; " + what +
+           " was decided by its timing bounds (" + reason + ")";
   }
 
   /// A peer published more events than the log keeps (events::Bus::kLogLimit): a flood of
@@ -461,8 +485,10 @@ class Run {
   Clock::time_point started_;
   ClockPair origin_;  // where the wire's and strace's times line up with the parties'
   std::optional<std::chrono::microseconds> clock_step_;  // how far the system clock moved
+  std::optional<std::chrono::milliseconds> starved_;     // the loop's worst wait for a CPU
   RunDirectory dir_;
   asio::io_context io_;
+  LoopStarvation starvation_{io_};
   events::Bus bus_;
   Topology topology_;
   RunObservers observers_;
