@@ -304,6 +304,46 @@ TEST(process_ports, PickPortIsFreeAndBelowEphemeralRange) {
   }
 }
 
+// Two harnesses on one machine: a port the other picked (and its program may not have bound
+// yet) is never picked here, and its claim ends with the other harness.
+TEST(process_ports, APortAnotherHarnessPickedIsNeverPickedHere) {
+  int ports[2], done[2];
+  ASSERT_EQ(::pipe(ports), 0);
+  ASSERT_EQ(::pipe(done), 0);
+  const pid_t other = ::fork();
+  ASSERT_GE(other, 0);
+  if (other == 0) {  // the other harness: picks 200 ports, holds them until told
+    ::close(ports[0]);
+    ::close(done[1]);
+    for (int i = 0; i < 200; ++i) {
+      const auto port = pick_port();
+      if (::write(ports[1], &port, sizeof port) != sizeof port) ::_exit(1);
+    }
+    ::close(ports[1]);
+    char byte;
+    (void)!::read(done[0], &byte, 1);
+    ::_exit(0);
+  }
+  ::close(ports[1]);
+  ::close(done[0]);
+  std::set<std::uint16_t> theirs;
+  std::uint16_t port = 0;
+  while (::read(ports[0], &port, sizeof port) == sizeof port) theirs.insert(port);
+  ::close(ports[0]);
+  ASSERT_EQ(theirs.size(), 200u);
+  // 500 random picks from 17,768 ports would meet about 6 of theirs if claims were ignored.
+  for (int i = 0; i < 500; ++i) {
+    const auto mine = pick_port();
+    EXPECT_EQ(theirs.count(mine), 0u) << "port " << mine << " picked by both harnesses";
+  }
+  EXPECT_FALSE(claim_port(*theirs.begin()));
+  ::close(done[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(other, &status, 0), other);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(claim_port(*theirs.begin()));  // the kernel freed it with the other harness
+}
+
 TEST(process_ports, WaitTcpReadyPumpsAndSeesTheListener) {
   boost::asio::io_context io;
   const auto address = net::Address::tcp("127.0.0.1", pick_port());

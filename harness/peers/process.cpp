@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -42,6 +43,7 @@ struct Registry {
   std::mutex mutex;
   std::map<pid_t, std::optional<int>> tracked;  // pid -> status once reaped
   std::set<std::uint16_t> ports_handed_out;
+  std::deque<int> port_claims;  // the newest claims' sockets (claim_port), oldest first
 };
 Registry& registry() {
   static Registry* r = new Registry;  // leaked on purpose: used from atexit
@@ -460,6 +462,42 @@ bool wait_tcp_ready(const net::Address& address, std::chrono::milliseconds deadl
   return wait_until([&] { return can_connect(address); }, deadline, pump);
 }
 
+namespace {
+
+/// A run uses a port within seconds of picking it; a claim older than this many picks is done.
+constexpr std::size_t kPortClaimsHeld = 256;
+
+/// The abstract unix socket that claims `port` for this process: "\0fcgi-harness/port/N".
+/// Abstract names are per network namespace, like the ports they stand for, and the kernel
+/// frees them when the process dies: nothing is left behind, whatever ends the harness.
+int bind_port_claim(std::uint16_t port) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  const std::string name = "fcgi-harness/port/" + std::to_string(port);
+  std::memcpy(sa.sun_path + 1, name.data(), name.size());
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+}  // namespace
+
+bool claim_port(std::uint16_t port) {
+  const int fd = bind_port_claim(port);
+  if (fd < 0) return false;
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.port_claims.push_back(fd);
+  if (r.port_claims.size() > kPortClaimsHeld) {
+    ::close(r.port_claims.front());
+    r.port_claims.pop_front();
+  }
+  return true;
+}
+
 std::uint16_t pick_port() {
   // Random rather than sequential: several harnesses (and engineers) share the machine.
   static std::mt19937 rng(std::random_device{}());
@@ -482,7 +520,10 @@ std::uint16_t pick_port() {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
     ::close(fd);
-    if (!free) continue;
+    // Free now, but the program binds it later: another harness on this machine could pick it
+    // in between (a soak saw php-fpm's "Address already in use"). Harnesses claim what they
+    // pick and skip what another has claimed.
+    if (!free || !claim_port(port)) continue;
     std::lock_guard lock(r.mutex);
     r.ports_handed_out.insert(port);
     return port;

@@ -118,8 +118,13 @@ void kill_all_groups();
 
 /// A TCP port on 127.0.0.1 below 32768 (the ephemeral range starts there, real-peers.md §1.1)
 /// that nothing listens on (a connect is refused), that can be bound, and that this process
-/// has not handed out before. Throws ProcessError if none is found.
+/// has not handed out before, nor another harness in this network namespace has claimed
+/// (claim_port). Throws ProcessError if none is found.
 std::uint16_t pick_port();
+
+/// Claims `port` for this harness until 256 later claims or its exit, whichever comes first:
+/// false when another process holds the claim. pick_port() claims what it picks.
+bool claim_port(std::uint16_t port);
 
 /// Polls `ready` every ~2 ms until it returns true (true) or `deadline` passes (false),
 /// calling `pump` (may be empty) between attempts: pump runs the run's io_context briefly
