@@ -282,6 +282,25 @@ TEST(process_custody, APeerIgnoringItsStopSignalIsKilledAndNoted) {
   EXPECT_FALSE(p.group_alive());
 }
 
+// A program that is still starting (here: forking and computing for 300 ms) has not settled;
+// once every member idles, it has. One that never idles is reported, at the deadline.
+TEST(process_group, SettledOnlyOnceEveryMemberIdles) {
+  Process busy_start = Process::start(
+      sh("end=$(($(date +%s%N) + 300000000)); while [ $(date +%s%N) -lt $end ]; do :; done; "
+         "sleep 30 & exec sleep 30"));
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(wait_group_settled(busy_start.pgid(), 50ms, 3s, {}));
+  EXPECT_GE(Clock::now() - t0, 300ms);
+  EXPECT_EQ(group_members(busy_start.pgid()).size(), 2u);  // both sleeps, as settled
+  busy_start.stop(1s);
+
+  Process spinning = Process::start(sh("while :; do :; done"));
+  const auto t1 = Clock::now();
+  EXPECT_FALSE(wait_group_settled(spinning.pgid(), 50ms, 300ms, {}));
+  EXPECT_GE(Clock::now() - t1, 300ms);
+  spinning.stop(1s);
+}
+
 TEST(process_custody, TokensNameOneProcessForever) {
   EXPECT_TRUE(custody::token_alive(custody::run_token()));
   Process p = Process::start({{"true"}, {}, {}, {}, {}});

@@ -546,6 +546,42 @@ std::vector<pid_t> group_members(pid_t pgid, bool include_zombies) {
   return out;
 }
 
+namespace {
+
+/// The nanoseconds the threads of `pid` have run on a CPU (schedstat's first field); 0 for a
+/// process that is gone.
+unsigned long long on_cpu_ns(pid_t pid) {
+  unsigned long long total = 0;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    unsigned long long ns = 0;
+    if (in >> ns) total += ns;
+  }
+  return total;
+}
+
+}  // namespace
+
+bool wait_group_settled(pid_t pgid, std::chrono::milliseconds quiet,
+                        std::chrono::milliseconds deadline, const std::function<void()>& pump) {
+  std::vector<std::pair<pid_t, unsigned long long>> last;
+  auto quiet_since = Clock::now();
+  return wait_until(
+      [&] {
+        std::vector<std::pair<pid_t, unsigned long long>> now;
+        for (const pid_t pid : group_members(pgid)) now.emplace_back(pid, on_cpu_ns(pid));
+        const auto at = Clock::now();
+        if (now != last) {
+          last = std::move(now);
+          quiet_since = at;
+          return false;
+        }
+        return at - quiet_since >= quiet;
+      },
+      deadline, pump);
+}
+
 std::string file_tail(const fs::path& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};

@@ -147,6 +147,13 @@ bool wait_tcp_ready(const net::Address& address, std::chrono::milliseconds deadl
 /// `include_zombies` false leaves out state Z (real-peers.md §1.2).
 std::vector<pid_t> group_members(pid_t pgid, bool include_zombies = false);
 
+/// Waits until process group `pgid` has settled: the same members, none of them given CPU
+/// time, for `quiet` on end (their threads' on-CPU nanoseconds, /proc/PID/task/TID/schedstat).
+/// A program is then idle in accept() or poll(), not still starting children. False when it
+/// is still busy at `deadline` (a program that never idles; the caller goes on regardless).
+bool wait_group_settled(pid_t pgid, std::chrono::milliseconds quiet,
+                        std::chrono::milliseconds deadline, const std::function<void()>& pump);
+
 /// The last `max_bytes` of a file ("" if unreadable): error messages quote logs with it.
 std::string file_tail(const std::filesystem::path& path, std::size_t max_bytes = 2000);
 

@@ -147,6 +147,9 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   auto* process = peer_.process();
   if (!process || !process->valid())
     throw std::runtime_error(config_.role + " " + config_.kind + ": no process to trace");
+  // A program still starting (php-fpm forks its children after its first answer) would have
+  // its start-up calls tampered with, not the run's: wait until the group idles (2 s at most).
+  peers::wait_group_settled(process->pgid(), 30ms, 2000ms, pump);
   // Again, with everything, while the group forked children nobody traces (at most 3 times).
   for (int attempt = 1;; ++attempt) {
     const auto pids = peers::group_members(process->pgid());
