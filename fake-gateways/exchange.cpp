@@ -74,7 +74,8 @@ Exchange::Exchange(std::shared_ptr<GatewayState> state, std::shared_ptr<ClientCo
       buffer_(buffer),
       traits_(traits_of(state_->config.personality)),
       mark_(state_->config.bus ? state_->config.bus->log().size() : 0),
-      index_(++state_->exchanges) {
+      index_(++state_->exchanges),
+      first_on_client_connection_(conn_->requests++ == 0) {
   if (config().body.stdin_record_size) traits_.stdin_record_size = config().body.stdin_record_size;
 }
 
@@ -279,7 +280,9 @@ ExchangeFacts Exchange::facts() const {
 // ------------------------------------------------------------------ backend side
 
 asio::awaitable<bool> Exchange::acquire_backend() {
-  if (config().keep_conn) {
+  const bool may_reuse = config().keep_conn &&
+                         !(traits_.reuse_only_after_first_request && first_on_client_connection_);
+  if (may_reuse) {
     while (!state_->idle.empty() && !be_) {
       auto idle = std::move(state_->idle.back());
       state_->idle.pop_back();

@@ -65,6 +65,7 @@ struct ClientConnection {
   asio::steady_timer watchdog;  // backend_timeout_ms of backend silence
   asio::steady_timer wake;      // a condition: cancelled whenever awaited state changes
   std::uint32_t id;
+  std::uint32_t requests = 0;  // exchanges begun on this connection
   bool stopped = false;
 };
 
@@ -324,6 +325,7 @@ class Exchange {
   std::shared_ptr<BackendConn> be_;
   std::uint16_t request_id_ = 1;
   std::uint32_t index_ = 0;  // 1-based: which client request of the gateway's this is
+  bool first_on_client_connection_ = false;  // the first request its client connection sent
 
   bool client_gone_ = false;
   bool abandoned_ = false;

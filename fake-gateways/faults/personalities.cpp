@@ -80,6 +80,7 @@ Traits traits_of(Personality personality) {
     // mux_fcgi: ids 1, 3, 5... on a kept connection; the empty STDIN with the end of message.
     t.terminator_with_last_data = true;
     t.request_id_step = 2;
+    t.reuse_only_after_first_request = true;  // "http-reuse safe" (configuration.txt)
     t.server_software = "HAProxy";
   } else if (personality == Personality::caddy) {
     // Go FastCGI client: each record its own Write, padded to 8.
@@ -127,7 +128,8 @@ const GatewayFamily& personalities_family() {
       "out; 8 KiB records; SERVER_SIGNATURE. lighttpd: the body buffered, the whole request in "
       "one write; 16 KiB records; REDIRECT_STATUS=200. haproxy: BEGIN+PARAMS, the streamed "
       "body, the empty STDIN with the last piece; keep_conn on by default; request ids 1, 3, "
-      "5... on a kept connection. caddy: every record its own write, padded to 8.",
+      "5... on a kept connection, reused only from a client connection's second request on "
+      "(http-reuse safe). caddy: every record its own write, padded to 8.",
       {{"personality", shapes::choice(names()), "whose write patterns and params it copies"}},
       {},
       &read_keys};

@@ -26,6 +26,9 @@ struct Traits {
   std::size_t stdin_record_size = fcgi::kMaxContentLength;
   bool read_after_request_sent = false;  // reads the response only once the request is out
   std::uint16_t request_id_step = 0;     // next request id on a kept connection (0: always 1)
+  /// A client connection's first request never takes a pooled backend connection, which the
+  /// backend may be closing: haproxy's `http-reuse safe`, its default.
+  bool reuse_only_after_first_request = false;
   const char* server_software = "fcgi-harness-fake-gateway";
 };
 

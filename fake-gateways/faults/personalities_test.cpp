@@ -30,8 +30,9 @@ TEST(gateway_personality, ApacheSendsTheEmptyStdinSeparately) {
 
 TEST(gateway_personality, HaproxyKeepsTheConnectionWithOddRequestIds) {
   Chain chain("{personality: haproxy}");
-  auto first = chain.run(get("/probe?size=10"));
-  auto second = chain.run(get("/probe?size=20"));
+  auto both = chain.run_on_one_connection({get("/probe?size=10"), get("/probe?size=20")});
+  const auto& first = both[0];
+  const auto& second = both[1];
   EXPECT_EQ(first.outcome, Outcome::complete) << first.summary();
   EXPECT_EQ(second.outcome, Outcome::complete) << second.summary();
   EXPECT_EQ(second.body_bytes, 20u);
@@ -40,6 +41,19 @@ TEST(gateway_personality, HaproxyKeepsTheConnectionWithOddRequestIds) {
   EXPECT_EQ(chain.nth("gateway.end_request_received", 2)->request_id, 3);
   EXPECT_EQ(chain.count("gateway.backend_connection_reused"), 1u) << chain.timeline();
   EXPECT_EQ(chain.count("backend.accepted"), 1u) << chain.timeline();
+}
+
+// http-reuse safe: a client connection's first request may find the pooled connection
+// already closing (the backend's FIN on its way), so it always gets a backend connection of its
+// own; only later requests on the same client connection reuse.
+TEST(gateway_personality, HaproxyNeverReusesForAClientConnectionsFirstRequest) {
+  Chain chain("{personality: haproxy}");
+  auto first = chain.run(get("/probe?size=10"));
+  auto second = chain.run(get("/probe?size=20"));
+  EXPECT_EQ(first.outcome, Outcome::complete) << first.summary();
+  EXPECT_EQ(second.outcome, Outcome::complete) << second.summary();
+  EXPECT_EQ(chain.count("gateway.backend_connection_reused"), 0u) << chain.timeline();
+  EXPECT_EQ(chain.count("backend.accepted"), 2u) << chain.timeline();
 }
 
 }  // namespace

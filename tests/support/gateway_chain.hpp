@@ -54,6 +54,21 @@ class Chain {
     return x;
   }
 
+  // Runs the exchanges in order on one keep-alive client connection; `limit` bounds them all.
+  std::vector<client::Exchange> run_on_one_connection(std::vector<client::RequestSpec> specs,
+                                                      std::chrono::milliseconds limit = 5s) {
+    std::vector<client::Exchange> xs(specs.size());
+    std::vector<client::ConnectionRequest> requests;
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      requests.push_back({std::move(specs[i]), &xs[i], static_cast<std::uint32_t>(i + 1)});
+    bool done = false;
+    asio::co_spawn(io, client::exchange_connection(gateway->address(), std::move(requests), &bus),
+                   [&](std::exception_ptr) { done = true; });
+    const auto deadline = Clock::now() + limit;
+    while (!done && Clock::now() < deadline) io.run_one_for(20ms);
+    return xs;
+  }
+
   std::size_t count(const std::string& event) const {
     return bus.count(events::Selector::parse(event));
   }
