@@ -416,13 +416,29 @@ std::vector<pid_t> not_yet_attached(const std::vector<pid_t>& pids, const std::s
   return left;
 }
 
+}  // namespace
+
 std::string pid_list(const std::vector<pid_t>& pids) {
   std::string list;
   for (const pid_t pid : pids) list += (list.empty() ? "" : ",") + std::to_string(pid);
   return list;
 }
 
-}  // namespace
+std::vector<pid_t> attach_whole_group(pid_t pgid, const std::string& who,
+                                      const std::function<pid_t(const std::vector<pid_t>&)>& start,
+                                      const std::function<void()>& undo) {
+  for (int attempt = 1;; ++attempt) {
+    const auto pids = peers::group_members(pgid);
+    if (pids.empty()) throw StraceError(who + ": no process is left in its group");
+    const pid_t tracer = start(pids);
+    const auto missed = untraced_members(pgid, tracer);
+    if (missed.empty()) return pids;
+    undo();
+    if (attempt == 3)
+      throw StraceError(who + " kept forking while strace attached: " + pid_list(missed) +
+                        " untraced after 3 attempts");
+  }
+}
 
 peers::Process attach_strace(const std::vector<std::string>& options,
                              const std::vector<pid_t>& pids, const fs::path& stderr_to,
@@ -476,18 +492,13 @@ fs::path StraceTimeline::log_path() const {
 void StraceTimeline::attach(pid_t pgid, const std::function<void()>& pump,
                             std::chrono::milliseconds deadline) {
   if (auto missing = strace_missing_reason()) throw StraceError(*missing);
-  // Again, with everything, while the group forked children nobody traces (at most 3 times).
-  for (int attempt = 1;; ++attempt) {
-    const auto pids = peers::group_members(pgid);
-    if (pids.empty()) throw StraceError("process group " + std::to_string(pgid) + " is empty");
-    attach_processes(pids, pump, deadline);
-    const auto missed = untraced_members(pgid, tracer_);
-    if (missed.empty()) return;
-    stop();
-    if (attempt == 3)
-      throw StraceError("process group " + std::to_string(pgid) + " kept forking while strace " +
-                        "attached: " + pid_list(missed) + " untraced after 3 attempts");
-  }
+  attach_whole_group(
+      pgid, "process group " + std::to_string(pgid),
+      [&](const std::vector<pid_t>& pids) {
+        attach_processes(pids, pump, deadline);
+        return tracer_;
+      },
+      [this] { stop(); });
 }
 
 void StraceTimeline::attach_processes(const std::vector<pid_t>& pids,

@@ -98,6 +98,18 @@ std::optional<std::string> strace_missing_reason();
 /// traced the parent, is in no list and followed by nobody (php-fpm forks its children right
 /// after opening its socket, while the harness may already be attaching).
 std::vector<pid_t> untraced_members(pid_t pgid, pid_t tracer);
+
+/// Traces every member of process group `pgid`: `start(pids)` starts a tracer for the members
+/// listed and returns its pid; while the group forked a child that tracer does not follow
+/// (untraced_members), `undo()` stops it and it starts over with a fresh list, 3 times at
+/// most. Returns the pids it listed last; throws StraceError naming `who` if the group is
+/// empty or keeps forking.
+std::vector<pid_t> attach_whole_group(pid_t pgid, const std::string& who,
+                                      const std::function<pid_t(const std::vector<pid_t>&)>& start,
+                                      const std::function<void()>& undo);
+
+/// "12,13,14"
+std::string pid_list(const std::vector<pid_t>& pids);
 /// The pid tracing `pid` (TracerPid in /proc/PID/status), 0 when none or gone. A process has
 /// at most one tracer, which is why the timeline and syscall faults cannot share a peer.
 pid_t tracer_of(pid_t pid);

@@ -150,28 +150,19 @@ void PeerFaults::attach_strace(const std::function<void()>& pump) {
   // A program still starting (php-fpm forks its children after its first answer) would have
   // its start-up calls tampered with, not the run's: wait until the group idles (2 s at most).
   peers::wait_group_settled(process->pgid(), 30ms, 2000ms, pump);
-  // Again, with everything, while the group forked children nobody traces (at most 3 times).
-  for (int attempt = 1;; ++attempt) {
-    const auto pids = peers::group_members(process->pgid());
-    if (pids.empty())
-      throw std::runtime_error(config_.role + " " + config_.kind + ": its process group is empty");
-    start_strace(pids, pump);
-    const auto missed = observers::untraced_members(process->pgid(), strace_->pid());
-    if (missed.empty()) break;
-    detach_strace();
-    if (attempt == 3)
-      throw std::runtime_error(config_.role + " " + config_.kind +
-                               " kept forking while strace attached: " +
-                               std::to_string(missed.size()) + " untraced after 3 attempts");
-  }
-  std::string pid_list;
-  for (const pid_t pid : peers::group_members(process->pgid()))
-    pid_list += (pid_list.empty() ? "" : ",") + std::to_string(pid);
+  const std::string who = config_.role + " " + config_.kind;
+  const auto pids = observers::attach_whole_group(
+      process->pgid(), who,
+      [&](const std::vector<pid_t>& members) {
+        start_strace(members, pump);
+        return strace_->pid();
+      },
+      [this] { detach_strace(); });
   const std::string expressions = inject_expressions();
   bus_.publish(harness_events::syscall_fault_armed, 0, 0,
                static_cast<std::uint64_t>(strace_->pid()),
-               config_.role + " " + config_.kind + " pids " + pid_list + ": " + expressions +
-                   " (log " + strace_log_.filename().string() + ")");
+               who + " pids " + observers::pid_list(pids) + ": " + expressions + " (log " +
+                   strace_log_.filename().string() + ")");
 }
 
 void PeerFaults::start_strace(const std::vector<pid_t>& pids, const std::function<void()>& pump) {
