@@ -301,6 +301,36 @@ TEST(process_group, SettledOnlyOnceEveryMemberIdles) {
   spinning.stop(1s);
 }
 
+// A harness killed between creating its run folder and writing the folder's owner file: the
+// owner is in the folder's name too, so the next start removes it, and never a live run's.
+TEST(process_custody, AFolderWithoutItsOwnerFileIsKnownByItsName) {
+  TempDir tmp("fh_custody");
+  const char* saved = std::getenv("TMPDIR");
+  const std::string saved_tmpdir = saved ? saved : "";
+  ::setenv("TMPDIR", tmp.path().c_str(), 1);
+  const fs::path mine = custody::make_run_folder();
+  EXPECT_EQ(mine.filename().string().rfind("fcgi-harness-" + custody::run_token() + "-", 0), 0u)
+      << mine;
+  fs::remove(mine / custody::kOwnerFile);  // as if killed before it was written
+  Process exited = Process::start({{"true"}, {}, {}, {}, {}});
+  const std::string dead = std::to_string(exited.pid()) + "-1";
+  exited.stop(1s);
+  ASSERT_FALSE(custody::token_alive(dead));
+  const fs::path theirs = tmp.path() / ("fcgi-harness-" + dead + "-AbC123");
+  const fs::path unnamed = tmp.path() / "fcgi-harness-XyZ789";  // owner unknown: kept (1 h)
+  fs::create_directories(theirs);
+  fs::create_directories(unnamed);
+  custody::clean_up_after_dead_runs();
+  EXPECT_FALSE(fs::exists(theirs));
+  EXPECT_TRUE(fs::exists(mine));
+  EXPECT_TRUE(fs::exists(unnamed));
+  fs::remove_all(mine);
+  if (saved)
+    ::setenv("TMPDIR", saved_tmpdir.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
+}
+
 TEST(process_custody, TokensNameOneProcessForever) {
   EXPECT_TRUE(custody::token_alive(custody::run_token()));
   Process p = Process::start({{"true"}, {}, {}, {}, {}});

@@ -93,8 +93,9 @@ inline constexpr EventDecl loop_starved{
     Source::harness,
     "the machine was short of CPU during the run: the harness's loop waited for one longer "
     "than runner::kStarvationTolerance at once, so timers ran late (the harness's and the "
-    "programs'); a request or check whose verdict its timing bounds decided is ERROR",
-    "milliseconds waited at once",
+    "programs'); a request or check that missed a timing bound by less than the time waited "
+    "is ERROR",
+    "milliseconds waited in all",
     "how long, and what it means"};
 inline constexpr EventDecl internal_error{
     "harness",

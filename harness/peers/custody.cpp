@@ -156,6 +156,23 @@ bool remove_cgroup(const fs::path& cgroup, milliseconds deadline) {
 // --- temporary folders -------------------------------------------------------------------------
 
 /// Run folders in the temp directory with their owner token ("" when unowned).
+/// The token in a run folder's name, "fcgi-harness-<pid>-<start ticks>-XXXXXX"; "" for a name
+/// without one.
+std::string owner_in_name(const std::string& name) {
+  const std::string rest = name.substr(std::string_view(kTempPrefix).size());
+  const auto last = rest.rfind('-');
+  if (last == std::string::npos) return "";
+  const std::string token = rest.substr(0, last);
+  const auto dash = token.find('-');
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (dash == std::string::npos || !digits(std::string_view(token).substr(0, dash)) ||
+      !digits(std::string_view(token).substr(dash + 1)))
+    return "";
+  return token;
+}
+
 std::vector<std::pair<fs::path, std::string>> run_folders(const fs::path& temp) {
   std::vector<std::pair<fs::path, std::string>> out;
   std::error_code ec;
@@ -166,6 +183,7 @@ std::vector<std::pair<fs::path, std::string>> run_folders(const fs::path& temp) 
     std::string owner = read_proc_file((it->path() / kOwnerFile).string());
     while (!owner.empty() && std::isspace(static_cast<unsigned char>(owner.back())))
       owner.pop_back();
+    if (owner.empty()) owner = owner_in_name(name);
     out.emplace_back(it->path(), owner);
   }
   return out;
@@ -404,9 +422,16 @@ std::size_t kill_marked(const PeerMark& mark, milliseconds deadline) {
   return killed;
 }
 
-void track_folder(const fs::path& folder) {
+fs::path make_run_folder() {
   ensure_watchdog();
+  // The owner is in the name from the moment the folder exists: a harness killed before it
+  // wrote the owner file leaves a folder the next start still knows to be its.
+  std::string templ = (temp_directory() / (kTempPrefix + run_token() + "-XXXXXX")).string();
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw std::runtime_error("mkdtemp " + templ + ": " + std::strerror(errno));
+  const fs::path folder = templ;
   std::ofstream(folder / kOwnerFile) << run_token() << "\n";
+  return folder;
 }
 
 Cleanup clean_up_after_dead_runs() {

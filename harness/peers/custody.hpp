@@ -79,9 +79,10 @@ std::vector<pid_t> marked_processes(const PeerMark& mark);
 /// the peer's process group: a double-forked daemon, a setsid'd child holding a port).
 std::size_t kill_marked(const PeerMark& mark, std::chrono::milliseconds deadline);
 
-/// A run's temporary folder: writes its owner file (the run token), so that the watchdog, or
-/// the next start if the watchdog died too, removes the folder when the run is gone.
-void track_folder(const std::filesystem::path& folder);
+/// Creates a run's temporary folder, "<temp>/fcgi-harness-<run token>-XXXXXX", with its owner
+/// file (the run token), so that the watchdog, or the next start if the watchdog died too,
+/// removes the folder when the run is gone, even one killed while creating it.
+std::filesystem::path make_run_folder();
 
 /// What a start found and removed from runs that died with their watchdogs.
 struct Cleanup {

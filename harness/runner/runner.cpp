@@ -98,10 +98,7 @@ bool joins_system_clock(const scenario::EventCheck& check) {
 class RunDirectory {
  public:
   RunDirectory() {
-    std::string templ = (fs::temp_directory_path() / "fcgi-harness-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-    peers::custody::track_folder(path_);  // removed by the watchdog if the harness is killed
+    path_ = peers::custody::make_run_folder();  // removed by the watchdog if the harness is killed
   }
   ~RunDirectory() {
     std::error_code ignored;
@@ -319,9 +316,10 @@ class Run {
   RunResult judge(const Snapshot& snapshot) {
     RunResult result;
     if (starvation_.worst() > kStarvationTolerance) {
-      starved_ = starvation_.worst();
+      starved_ = starvation_.total();
       bus_.publish(events::harness_events::loop_starved, 0, 0,
-                   static_cast<std::uint64_t>(starved_->count()), describe_starvation(*starved_));
+                   static_cast<std::uint64_t>(starved_->count()),
+                   describe_starvation(*starved_, starvation_.worst()));
     }
     for (std::size_t i = 0; i < s_.requests.size(); ++i) {
       RequestResult r;
@@ -336,7 +334,8 @@ class Run {
         r.hung = false;
         r.load = load;
         auto v = judge_load(s_.requests[i], load);
-        if (starved_ && judge_load(without_timing(s_.requests[i]), load).verdict != v.verdict)
+        if (starved_ &&
+            judge_load(with_timing_slack(s_.requests[i], *starved_), load).verdict != v.verdict)
           v = {Verdict::error, timing_unjudgeable("request " + r.name, v.reason)};
         r.verdict = v.verdict;
         r.reason = v.reason;
@@ -344,9 +343,9 @@ class Run {
         continue;
       }
       auto v = runner::judge(s_.requests[i], r.exchange, r.hung, s_.deadline_ms);
-      if (starved_ &&
-          runner::judge(without_timing(s_.requests[i]), r.exchange, r.hung, s_.deadline_ms)
-                  .verdict != v.verdict)
+      if (starved_ && runner::judge(with_timing_slack(s_.requests[i], *starved_), r.exchange,
+                                    r.hung, s_.deadline_ms)
+                              .verdict != v.verdict)
         v = {Verdict::error, timing_unjudgeable("request " + r.name, v.reason)};
       r.verdict = v.verdict;
       r.reason = v.reason;
@@ -383,7 +382,7 @@ class Run {
                    ")";
       }
       if (starved_ && v.verdict != Verdict::error &&
-          judge_check(without_timing(check), result.events).verdict != v.verdict)
+          judge_check(with_timing_slack(check, *starved_), result.events).verdict != v.verdict)
         v = {Verdict::error, timing_unjudgeable("check " + check.describe(), v.reason)};
       verdicts.emplace_back(v.verdict, v.reason);
     }
@@ -414,11 +413,11 @@ class Run {
     return result;
   }
 
-  /// The reason of a request or check whose verdict its timing bounds decided, in a run whose
-  /// loop was starved (see starvation.hpp).
+  /// The reason of a request or check whose verdict the starvation's slack changes, in a run
+  /// whose loop was starved (see starvation.hpp).
   std::string timing_unjudgeable(const std::string& what, const std::string& reason) const {
-    return "cannot be judged: " + describe_starvation(*starved_) + "; " + what +
-           " was decided by its timing bounds (" + reason + ")";
+    return "cannot be judged: " + describe_starvation(*starved_, starvation_.worst()) + "; " +
+           what + " missed a timing bound by less than that (" + reason + ")";
   }
 
   /// A peer published more events than the log keeps (events::Bus::kLogLimit): a flood of
@@ -485,7 +484,7 @@ class Run {
   Clock::time_point started_;
   ClockPair origin_;  // where the wire's and strace's times line up with the parties'
   std::optional<std::chrono::microseconds> clock_step_;  // how far the system clock moved
-  std::optional<std::chrono::milliseconds> starved_;     // the loop's worst wait for a CPU
+  std::optional<std::chrono::milliseconds> starved_;     // the loop's waits for a CPU, added up
   RunDirectory dir_;
   asio::io_context io_;
   LoopStarvation starvation_{io_};

@@ -5,7 +5,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fstream>
-#include <limits>
 
 namespace fh::runner {
 
@@ -52,35 +51,55 @@ asio::awaitable<void> LoopStarvation::tick(std::shared_ptr<State> state,
     // what the machine, not the harness, cost the loop.
     const auto late = std::chrono::duration_cast<std::chrono::milliseconds>(now - due);
     const auto queued = std::chrono::duration_cast<std::chrono::milliseconds>(waited_now - waited);
-    state->worst = std::max(state->worst, std::min(late, queued));
+    const auto starved = std::max(std::chrono::milliseconds{0}, std::min(late, queued));
+    state->worst = std::max(state->worst, starved);
+    state->total += starved;
     waited = waited_now;
     due = now + kTick;
   }
 }
 
-scenario::RequestDef without_timing(scenario::RequestDef request) {
+namespace {
+
+void widen(std::optional<scenario::MsRange>& range, double slack) {
+  if (!range) return;
+  if (range->min) *range->min -= slack;
+  if (range->max) *range->max += slack;
+}
+
+void widen(std::optional<std::uint32_t>& limit, std::chrono::milliseconds slack) {
+  if (limit) *limit += static_cast<std::uint32_t>(slack.count());
+}
+
+}  // namespace
+
+scenario::RequestDef with_timing_slack(scenario::RequestDef request,
+                                       std::chrono::milliseconds slack) {
+  const auto ms = static_cast<double>(slack.count());
   for (auto& e : request.expect) {
-    e.first_byte_ms.reset();
-    e.first_body_byte_ms.reset();
-    e.last_byte_ms.reset();
-    e.streamed_ms.reset();
+    widen(e.first_byte_ms, ms);
+    widen(e.first_body_byte_ms, ms);
+    widen(e.last_byte_ms, ms);
+    widen(e.streamed_ms, ms);
   }
   if (request.load) {
-    request.load->max_latency_ms.reset();
-    request.load->p99_latency_ms.reset();
+    widen(request.load->max_latency_ms, slack);
+    widen(request.load->p99_latency_ms, slack);
   }
   return request;
 }
 
-scenario::EventCheck without_timing(scenario::EventCheck check) {
-  if (check.within_ms) check.within_ms = std::numeric_limits<double>::infinity();
+scenario::EventCheck with_timing_slack(scenario::EventCheck check,
+                                       std::chrono::milliseconds slack) {
+  if (check.within_ms) *check.within_ms += static_cast<double>(slack.count());
   return check;
 }
 
-std::string describe_starvation(std::chrono::milliseconds starved) {
-  return "the harness's loop waited " + std::to_string(starved.count()) +
-         " ms at once for a CPU during the run (the machine was overloaded: timers ran late, "
-         "the harness's and the programs')";
+std::string describe_starvation(std::chrono::milliseconds total, std::chrono::milliseconds worst) {
+  return "the harness's loop waited " + std::to_string(total.count()) +
+         " ms for a CPU during the run, " + std::to_string(worst.count()) +
+         " ms at once (the machine was overloaded: timers ran late, the harness's and the "
+         "programs')";
 }
 
 }  // namespace fh::runner
