@@ -68,6 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
       }
       if (ec == http::error::need_buffer) continue;
+      if (ec == http::error::need_more && parser->is_header_done() &&
+          inbuf.size() > fh::client::kUnparsedLimit) {
+        failed = true;  // HttpClient::feed: a protocol error
+        break;
+      }
       if (ec == http::error::need_more) break;
       if (ec) {
         failed = true;

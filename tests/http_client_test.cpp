@@ -225,6 +225,26 @@ TEST(http_client, ChunkedResponseComplete) {
   EXPECT_EQ(x.body_sha256, fh::util::sha256_hex("hello world"));
 }
 
+// A chunk-size line that never ends (found by fuzz/http_response.cpp: an extension's quoted
+// value left open): the client holds at most kUnparsedLimit bytes of it and says so, at once,
+// instead of buffering the gateway's bytes until the deadline.
+TEST(http_client, AChunkSizeLineThatNeverEndsIsAProtocolErrorNotABuffer) {
+  asio::io_context io;
+  RawServer server(io);
+  server.serve([](Socket& s) -> asio::awaitable<void> {
+    co_await send(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n232;0569;a=\"open");
+    for (int i = 0; i < 64; ++i) co_await send(s, std::string(32 * 1024, 'x') + "\r\n");
+    co_await pause(3000ms);  // and stays open
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto x = run_exchange(io, server.address(), RequestSpec{});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(x.outcome, Outcome::protocol_error) << x.summary();
+  EXPECT_NE(x.error.find("bytes after the head that the parser cannot use"), std::string::npos)
+      << x.error;
+  server.stop();
+}
+
 TEST(http_client, ChunkedWithoutFinalChunkIsTruncated) {
   asio::io_context io;
   RawServer server(io);

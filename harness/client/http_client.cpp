@@ -789,6 +789,14 @@ class Connection {
       on_body(i, std::string_view(body_buf_, got), at_ms);
       if (closed_) return Fed::aborted;
       if (ec == http::error::need_buffer) continue;
+      if (ec == http::error::need_more && it.head_done && inbuf_.size() > kUnparsedLimit) {
+        it.x.outcome = Outcome::protocol_error;
+        it.x.error = "invalid HTTP response: " + std::to_string(inbuf_.size()) +
+                     " bytes after the head that the parser cannot use (a chunk-size line or "
+                     "trailers longer than " +
+                     std::to_string(kUnparsedLimit) + " bytes)";
+        return Fed::error;
+      }
       if (ec == http::error::need_more) return Fed::need_more;
       if (ec) {
         it.x.outcome = Outcome::protocol_error;
