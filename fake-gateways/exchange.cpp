@@ -16,7 +16,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <cerrno>
-#include <memory>
 
 #include "fake-gateways/gateway.hpp"
 #include "fake-gateways/gateway_events.hpp"
@@ -118,24 +117,11 @@ asio::awaitable<bool> Exchange::run() {
     conn_->client.set_option(asio::socket_base::send_buffer_size(kMinimalBuffer), ignored);
   }
 
+  if (!co_await acquire_backend()) co_return false;
+  touch();
   using namespace asio::experimental::awaitable_operators;
-  for (;;) {
-    if (!co_await acquire_backend(!retried_)) co_return false;
-    touch();
-    co_await (writer_.run() && relay_.run() && watch_backend() && writer_.abort_watch() &&
-              relay_.client_writer());
-    if (!retrying_) break;
-    // Again from the start, on a new connection: a fresh writer and relay.
-    retrying_ = false;
-    retried_ = true;
-    close_backend();
-    be_.reset();
-    conn_->backend.reset();
-    std::destroy_at(&writer_);
-    std::construct_at(&writer_, *this);
-    std::destroy_at(&relay_);
-    std::construct_at(&relay_, *this);
-  }
+  co_await (writer_.run() && relay_.run() && watch_backend() && writer_.abort_watch() &&
+            relay_.client_writer());
   release_backend();
   co_return keep_alive_ && !abandoned_ && !client_gone_ && !stopped();
 }
@@ -293,10 +279,9 @@ ExchangeFacts Exchange::facts() const {
 
 // ------------------------------------------------------------------ backend side
 
-asio::awaitable<bool> Exchange::acquire_backend(bool may_reuse) {
-  reused_ = false;
-  may_reuse = may_reuse && config().keep_conn &&
-              !(traits_.reuse_only_after_first_request && first_on_client_connection_);
+asio::awaitable<bool> Exchange::acquire_backend() {
+  const bool may_reuse = config().keep_conn &&
+                         !(traits_.reuse_only_after_first_request && first_on_client_connection_);
   if (may_reuse) {
     while (!state_->idle.empty() && !be_) {
       auto idle = std::move(state_->idle.back());
@@ -312,7 +297,6 @@ asio::awaitable<bool> Exchange::acquire_backend(bool may_reuse) {
     }
   }
   if (be_) {
-    reused_ = true;
     conn_->backend = be_;
     take_request_id();
     note(ev::backend_connection_reused, "connection " + std::to_string(be_->number), be_->requests);
@@ -356,18 +340,6 @@ void Exchange::release_backend() {
     close_backend();
   }
   conn_->backend.reset();
-}
-
-bool Exchange::retry_on_new_connection(const std::string& why) {
-  // Only what can be sent again whole: nothing answered, nothing of a streamed body consumed.
-  if (!reused_ || retried_ || relay_.heard_from_backend() ||
-      relay_.head() != ResponseRelay::Head::none || !body_buffered_ || client_gone_ || stopped())
-    return false;
-  retrying_ = true;
-  note(ev::backend_connection_dropped, "kept connection " + std::to_string(be_->number) +
-                                           " failed before any answer (" + why +
-                                           "): the request goes again on a new connection");
-  return true;
 }
 
 void Exchange::close_backend() {

@@ -188,8 +188,6 @@ class ResponseRelay {
   Head head() const { return head_; }
   bool end_request_seen() const { return end_request_seen_; }
   bool backend_failed() const { return backend_failed_; }
-  /// Any byte came from the backend for this request.
-  bool heard_from_backend() const { return heard_from_backend_; }
   /// Ends the relay (END_REQUEST handled, failure, client gone); closes the backend unless
   /// it is kept or still needed by a late empty STDIN.
   void end();
@@ -223,7 +221,6 @@ class ResponseRelay {
   /// When the last STDOUT record (data or the empty one) was read: END_REQUEST's lag.
   std::optional<Clock::time_point> last_stdout_at_;
   bool backend_failed_ = false;  // closed or broke before END_REQUEST
-  bool heard_from_backend_ = false;
   cgi::ResponseHeadParser head_parser_;
   int head_status_ = 0;
   BodyMode mode_ = BodyMode::none;
@@ -306,11 +303,6 @@ class Exchange {
   ExchangeFacts facts() const;
 
   void close_backend();
-  /// The backend failed before any answer on a pooled connection it had closed meanwhile (its
-  /// FIN was on its way when the connection was taken): true once, and the exchange sends the
-  /// request again on a new connection, as nginx does for a cached connection's error
-  /// (ngx_http_upstream_test_next) and haproxy's retries do. The relay asks before it fails.
-  bool retry_on_new_connection(const std::string& why);
   /// Ends the exchange and the client connection: no final chunk, just FIN (then close).
   void abandon();
   /// The client left mid-request: the backend request is ended by closing its connection.
@@ -319,7 +311,7 @@ class Exchange {
 
  private:
   asio::awaitable<bool> read_whole_body();
-  asio::awaitable<bool> acquire_backend(bool may_reuse);
+  asio::awaitable<bool> acquire_backend();
   void take_request_id();
   void release_backend();
   asio::awaitable<void> watch_backend();
@@ -334,9 +326,6 @@ class Exchange {
   std::uint16_t request_id_ = 1;
   std::uint32_t index_ = 0;  // 1-based: which client request of the gateway's this is
   bool first_on_client_connection_ = false;  // the first request its client connection sent
-  bool reused_ = false;                      // the backend connection came from the pool
-  bool retrying_ = false;  // retry_on_new_connection() said yes: the request goes again
-  bool retried_ = false;   // and went again: once only
 
   bool client_gone_ = false;
   bool abandoned_ = false;

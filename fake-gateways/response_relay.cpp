@@ -61,7 +61,6 @@ asio::awaitable<void> ResponseRelay::run() {
       auto [ec, n] = co_await x_.backend().socket.async_read_some(
           asio::buffer(read_buf_, read_size), kUseTuple);
       if (n > 0) {
-        heard_from_backend_ = true;
         x_.touch();
         records.clear();
         auto error = decoder.feed(std::string_view(read_buf_, n), records);
@@ -341,10 +340,6 @@ asio::awaitable<void> ResponseRelay::truncate(std::string why) {
 }
 
 asio::awaitable<void> ResponseRelay::fail(std::string why) {
-  if (x_.retry_on_new_connection(why)) {
-    end();
-    co_return;
-  }
   x_.note(ev::backend_error, why);
   if (head_ != Head::sent && !x_.client_gone()) {
     for (const auto& bug : x_.config().bugs) {

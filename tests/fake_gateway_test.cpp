@@ -285,37 +285,6 @@ TEST(fake_gateway, StreamsStdoutAsChunks) {
   EXPECT_EQ(seen, expected) << rig.log_text();
 }
 
-// A kept connection the backend closes under the next request, before any answer (its FIN was
-// on its way when the gateway took it from the pool): the request goes again on a new
-// connection, as nginx retries a cached connection's error, and the client never sees it.
-TEST(fake_gateway, ARequestAKeptConnectionFailedBeforeAnyAnswerGoesAgainOnANewOne) {
-  GatewayConfig config;
-  config.keep_conn = true;
-  Rig rig(config);
-  int connections = 0;
-  rig.backend.serve(
-      [&connections](Socket& s, Received&) -> asio::awaitable<void> {
-        if (++connections == 1) {
-          co_await send(s, stdout_record("Status: 200 OK\r\n\r\nfirst") + end_request());
-          char buf[4096];
-          co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);  // the next one
-          s.close();  // closed under it, unanswered
-        } else {
-          co_await send(s, stdout_record("Status: 200 OK\r\n\r\nsecond") + end_request());
-        }
-      },
-      ScriptedBackend::ReadUntil::stdin_end, 2);
-  auto first = rig.run(get("/"));
-  auto second = rig.run(get("/"));
-  EXPECT_EQ(first.outcome, Outcome::complete) << first.summary();
-  EXPECT_EQ(second.outcome, Outcome::complete) << second.summary() << rig.log_text();
-  EXPECT_EQ(second.body_prefix, "second");
-  EXPECT_EQ(connections, 2);
-  EXPECT_TRUE(rig.logged("backend_connection_reused")) << rig.log_text();
-  EXPECT_NE(rig.log_text().find("the request goes again on a new connection"), std::string::npos)
-      << rig.log_text();
-}
-
 TEST(fake_gateway, SendsCgiParams) {
   GatewayConfig config;
   config.document_root = "/srv/root";
