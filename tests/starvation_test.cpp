@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <thread>
 
 #include "runner/runner.hpp"
@@ -84,6 +85,14 @@ checks:
   - {that: backend.end_request_sent, after: client.request_started, within_ms: 600}
 )";
 
+/// The scenario run while a CpuHog holds the harness's CPU for 700 ms, from 120 ms after the
+/// start; nullopt when no hog could hold it.
+std::optional<runner::RunResult> run_beside_a_hog(const std::string& yaml) {
+  CpuHog hog(std::chrono::milliseconds(120), std::chrono::milliseconds(700));
+  if (!hog.holds()) return std::nullopt;
+  return runner::run_scenario(from_text(yaml));
+}
+
 bool has_event(const runner::RunResult& result, const std::string& name) {
   return std::any_of(result.events.begin(), result.events.end(),
                      [&](const auto& e) { return e.name == name; });
@@ -104,12 +113,9 @@ TEST(Starvation, TimingBoundsAreJudgedOnAnIdleLoop) {
 // judged", not FAIL.
 TEST(Starvation, ABoundMissedWhileTheLoopWaitedForACpuIsError) {
   if (::geteuid() != 0) GTEST_SKIP() << "a real-time priority (SCHED_FIFO) needs root";
-  runner::RunResult result;
-  {
-    CpuHog hog(std::chrono::milliseconds(120), std::chrono::milliseconds(700));
-    if (!hog.holds()) GTEST_SKIP() << "could not pin to CPU 0 at real-time priority";
-    result = runner::run_scenario(from_text(kStreamedWithinBounds));
-  }
+  const auto starved_run = run_beside_a_hog(kStreamedWithinBounds);
+  if (!starved_run) GTEST_SKIP() << "could not pin to CPU 0 at real-time priority";
+  const auto& result = *starved_run;
   EXPECT_EQ(result.verdict, Verdict::error) << result.reason;
   const auto starved = std::find_if(result.events.begin(), result.events.end(),
                                     [](const auto& e) { return e.name == "loop_starved"; });
@@ -133,12 +139,9 @@ TEST(Starvation, ABoundMissedByMoreThanTheStarvationIsStillFail) {
   if (::geteuid() != 0) GTEST_SKIP() << "a real-time priority (SCHED_FIFO) needs root";
   std::string yaml = kStreamedWithinBounds;
   yaml.replace(yaml.find("delay_ms: 10"), 12, "delay_ms: 60");
-  runner::RunResult result;
-  {
-    CpuHog hog(std::chrono::milliseconds(120), std::chrono::milliseconds(700));
-    if (!hog.holds()) GTEST_SKIP() << "could not pin to CPU 0 at real-time priority";
-    result = runner::run_scenario(from_text(yaml));
-  }
+  const auto starved_run = run_beside_a_hog(yaml);
+  if (!starved_run) GTEST_SKIP() << "could not pin to CPU 0 at real-time priority";
+  const auto& result = *starved_run;
   EXPECT_TRUE(has_event(result, "loop_starved")) << result.reason;
   EXPECT_EQ(result.verdict, Verdict::fail) << result.reason;
   ASSERT_EQ(result.requests.size(), 1u);
@@ -152,12 +155,9 @@ TEST(Starvation, AStarvedRunStillFailsWhatTimingDidNotDecide) {
   if (::geteuid() != 0) GTEST_SKIP() << "a real-time priority (SCHED_FIFO) needs root";
   std::string yaml = kStreamedWithinBounds;
   yaml.replace(yaml.find("status: 200"), 11, "status: 404");
-  runner::RunResult result;
-  {
-    CpuHog hog(std::chrono::milliseconds(120), std::chrono::milliseconds(700));
-    if (!hog.holds()) GTEST_SKIP() << "could not pin to CPU 0 at real-time priority";
-    result = runner::run_scenario(from_text(yaml));
-  }
+  const auto starved_run = run_beside_a_hog(yaml);
+  if (!starved_run) GTEST_SKIP() << "could not pin to CPU 0 at real-time priority";
+  const auto& result = *starved_run;
   EXPECT_TRUE(has_event(result, "loop_starved")) << result.reason;
   ASSERT_EQ(result.requests.size(), 1u);
   EXPECT_EQ(result.requests[0].verdict, Verdict::fail) << result.requests[0].reason;
